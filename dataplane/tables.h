@@ -1,0 +1,62 @@
+/* Everything a worker reads, in one place.
+ *
+ * Concurrency. Writer of every field: the control thread. Readers: the
+ * workers, inside an RCU read-side section (between two quiescent states).
+ * - PortView::addrs is an immutable PortAddrs published with
+ *   rcu_assign_pointer() and freed with call_rcu() after a grace period.
+ * - PortView scalar fields (admin_up, link_up, mtu) are single atomics that
+ *   a worker may see change between packets; no packet needs more than one
+ *   of them to be consistent with another.
+ * - fib and nexthops are owned by the RIB, see rib/fib.h and rib/nexthop.h. */
+#pragma once
+
+#include <rte_ethdev.h>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "common/ip6.h"
+#include "common/rcu.h"
+#include "rib/fib.h"
+#include "rib/nexthop.h"
+
+namespace fp6 {
+
+/* The addresses a port answers for, as the packet path needs them. */
+struct PortAddrs {
+    std::vector<Ip6> unicast;  // usable (not tentative, not duplicate) addresses of the port
+    std::vector<Ip6> groups;   // multicast groups joined on the port
+
+    bool has_unicast(const Ip6& a) const noexcept {
+        for (const Ip6& u : unicast)
+            if (u == a)
+                return true;
+        return false;
+    }
+    bool has_group(const Ip6& g) const noexcept {
+        for (const Ip6& m : groups)
+            if (m == g)
+                return true;
+        return false;
+    }
+};
+
+struct alignas(64) PortView {
+    std::atomic<bool> exists{false};
+    std::atomic<bool> admin_up{false};  // software admin state: down ports drop rx and tx
+    std::atomic<bool> link_up{false};
+    std::atomic<uint16_t> mtu{1500};
+    Mac mac;                       // set before `exists` becomes true, never changed after
+    PortAddrs* addrs = nullptr;    // RCU-protected, may be null (no address)
+
+    const PortAddrs* read_addrs() const noexcept { return rcu_dereference(addrs); }
+};
+
+struct Tables {
+    const Fib* fib = nullptr;
+    const NextHopTable* nexthops = nullptr;
+    PortView ports[RTE_MAX_ETHPORTS];
+};
+
+}  // namespace fp6
