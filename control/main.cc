@@ -1,1 +1,257 @@
-int main() { return 0; }  // placeholder
+/* fp6d: the daemon. Parses its own options, starts EAL with the lcores the
+ * workers need, replays the startup config, then runs the control thread's
+ * event loop on the main lcore until SIGINT or SIGTERM. */
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "common/rcu.h"
+#include "control/config.h"
+#include "control/loop.h"
+#include "control/router.h"
+#include "control/server.h"
+
+namespace fp6 {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: fp6d [--config FILE] [--socket PATH] [--socket-group GROUP] [--workers CPULIST]\n"
+    "            [--idle-sleep USEC] [--mbufs N] [-- EAL-ARGS...]\n"
+    "       fp6d --check-config FILE\n"
+    "       fp6d --version\n";
+
+struct Options {
+    std::string config;
+    std::string socket = "/run/fp6/fp6.sock";
+    std::string socket_group;
+    std::string workers;
+    unsigned idle_sleep_us = 0;
+    uint32_t mbufs = 16383;
+    std::vector<std::string> eal;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) {
+    std::fprintf(stderr, "fp6d: %s\n%s", msg.c_str(), kUsage);
+    std::exit(1);
+}
+
+/* "1", "1-3", "1,3-4" -> CPU numbers; nullopt when malformed. */
+std::optional<std::vector<unsigned>> parse_cpulist(const std::string& text) {
+    std::vector<unsigned> cpus;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        size_t end = text.find(',', pos);
+        std::string part = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+        unsigned a, b;
+        char dash;
+        int n = std::sscanf(part.c_str(), "%u%c%u", &a, &dash, &b);
+        if (n == 1 && part.find_first_not_of("0123456789") == std::string::npos)
+            cpus.push_back(a);
+        else if (n == 3 && dash == '-' && a <= b && b < 1024)
+            for (unsigned c = a; c <= b; c++)
+                cpus.push_back(c);
+        else
+            return std::nullopt;
+        if (end == std::string::npos)
+            break;
+        pos = end + 1;
+    }
+    if (cpus.empty())
+        return std::nullopt;
+    return cpus;
+}
+
+Options parse_options(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc)
+                usage_error("missing value after " + a);
+            return argv[++i];
+        };
+        auto number = [&]() -> unsigned long {
+            std::string v = value();
+            char* end;
+            unsigned long n = std::strtoul(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0')
+                usage_error(a + " expects a number, got \"" + v + "\"");
+            return n;
+        };
+        if (a == "--version") {
+            std::printf("fp6d %s\n", FP6_VERSION);
+            std::exit(0);
+        } else if (a == "--help" || a == "-h") {
+            std::fputs(kUsage, stdout);
+            std::exit(0);
+        } else if (a == "--check-config") {
+            std::string file = value();
+            absl::Status st = check_config(file);
+            if (!st.ok()) {
+                std::fprintf(stderr, "fp6d: %s\n", std::string(st.message()).c_str());
+                std::exit(1);
+            }
+            std::printf("%s: ok\n", file.c_str());
+            std::exit(0);
+        } else if (a == "--config") {
+            o.config = value();
+        } else if (a == "--socket") {
+            o.socket = value();
+        } else if (a == "--socket-group") {
+            o.socket_group = value();
+        } else if (a == "--workers") {
+            o.workers = value();
+        } else if (a == "--idle-sleep") {
+            o.idle_sleep_us = unsigned(number());
+        } else if (a == "--mbufs") {
+            o.mbufs = uint32_t(number());
+        } else if (a == "--") {
+            for (i++; i < argc; i++)
+                o.eal.push_back(argv[i]);
+        } else {
+            usage_error("unknown option \"" + a + "\"");
+        }
+    }
+    return o;
+}
+
+bool eal_has_lcores(const std::vector<std::string>& eal) {
+    for (const std::string& a : eal)
+        if (a == "-l" || a == "-c" || a.rfind("--lcores", 0) == 0 || a.rfind("-l", 0) == 0)
+            return true;
+    return false;
+}
+
+/* Chooses worker CPUs (default: the last allowed CPU) and a main lcore for
+ * the control thread (the first allowed CPU that is not a worker). */
+void choose_lcores(const Options& o, std::vector<unsigned>* workers, unsigned* main_lcore) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    sched_getaffinity(0, sizeof(set), &set);
+    std::vector<unsigned> allowed;
+    for (unsigned c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set))
+            allowed.push_back(c);
+    if (o.workers.empty()) {
+        *workers = {allowed.back()};
+    } else {
+        auto parsed = parse_cpulist(o.workers);
+        if (!parsed)
+            usage_error("malformed --workers \"" + o.workers + "\" (expected e.g. 1 or 1-3,5)");
+        *workers = *parsed;
+    }
+    *main_lcore = allowed.front();
+    for (unsigned c : allowed) {
+        if (std::find(workers->begin(), workers->end(), c) == workers->end()) {
+            *main_lcore = c;
+            return;
+        }
+    }
+    usage_error("no CPU left for the control thread: --workers takes every allowed CPU");
+}
+
+int run(const Options& o) {
+    std::vector<unsigned> workers;
+    unsigned main_lcore = 0;
+    std::vector<std::string> eal_args{"fp6d"};
+    if (!eal_has_lcores(o.eal)) {
+        choose_lcores(o, &workers, &main_lcore);
+        std::string l = std::to_string(main_lcore);
+        for (unsigned w : workers)
+            l += "," + std::to_string(w);
+        eal_args.insert(eal_args.end(), {"-l", l, "--main-lcore", std::to_string(main_lcore)});
+    }
+    eal_args.insert(eal_args.end(), o.eal.begin(), o.eal.end());
+
+    // Signals are taken through a signalfd on the control thread; block them
+    // before EAL creates its threads so they inherit the mask.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+    std::vector<char*> argv;
+    for (std::string& s : eal_args)
+        argv.push_back(s.data());
+    if (rte_eal_init(int(argv.size()), argv.data()) < 0) {
+        std::fprintf(stderr, "fp6d: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+    if (workers.empty()) {
+        // The user gave EAL its lcores: every worker lcore runs a worker.
+        unsigned lc;
+        RTE_LCORE_FOREACH_WORKER(lc) { workers.push_back(lc); }
+    }
+    for (unsigned w : workers) {
+        if (!rte_lcore_is_enabled(w) || w == rte_get_main_lcore()) {
+            std::fprintf(stderr, "fp6d: worker lcore %u is not an EAL worker lcore\n", w);
+            return 1;
+        }
+    }
+
+    RouterConfig cfg;
+    cfg.dataplane.worker_lcores = workers;
+    cfg.dataplane.idle_sleep_us = o.idle_sleep_us;
+    cfg.dataplane.mbufs = o.mbufs;
+    int rc = 0;
+    {
+        Router router(cfg);
+        EventLoop loop;
+        ControlServer server(loop, router);
+        absl::Status st = router.init();
+        if (st.ok())
+            st = router.dataplane().start_workers();
+        if (st.ok() && !o.config.empty()) {
+            st = replay_config(router, o.config);
+            if (st.ok())
+                FP6_LOG(INFO, Control, "startup config {} applied", o.config);
+        }
+        if (st.ok())
+            st = server.listen(o.socket, o.socket_group);
+        if (!st.ok()) {
+            std::fprintf(stderr, "fp6d: %s\n", std::string(st.message()).c_str());
+            rc = 1;
+        } else {
+            int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+            loop.add_fd(sfd, [&] {
+                signalfd_siginfo si;
+                if (read(sfd, &si, sizeof(si)) > 0) {
+                    FP6_LOG(INFO, Control, "signal {}: stopping", si.ssi_signo);
+                    loop.stop();
+                }
+            });
+            loop.add_fd(router.dataplane().punt_eventfd(), [&] { router.handle_punts(); });
+            loop.add_timer(250, [&] { router.poll_links(); });
+            loop.set_before_wait([&] {
+                router.handle_punts();
+                return router.dataplane().arm_punt_wakeup();
+            });
+            router.poll_links();
+            FP6_LOG(INFO, Control, "fp6d {} ready: {} worker(s), control on lcore {}", FP6_VERSION,
+                    workers.size(), rte_get_main_lcore());
+            loop.run();
+            close(sfd);
+        }
+        router.dataplane().stop_workers();
+        router.shutdown();
+        // Every deferred free (old FIBs, next hops) runs before EAL goes.
+        rcu_barrier();
+    }
+    rte_eal_cleanup();
+    return rc;
+}
+
+}  // namespace
+}  // namespace fp6
+
+int main(int argc, char** argv) { return fp6::run(fp6::parse_options(argc, argv)); }

@@ -1,1 +1,506 @@
-// placeholder: filled in by its owner
+#include "control/router.h"
+
+#include <rte_mbuf.h>
+
+#include "common/log.h"
+
+namespace fp6 {
+
+namespace {
+
+absl::StatusOr<std::string> str_arg(const nlohmann::json& a, const char* key) {
+    auto it = a.find(key);
+    if (it == a.end() || !it->is_string())
+        return absl::InvalidArgumentError(fmt::format("missing \"{}\"", key));
+    return it->get<std::string>();
+}
+
+std::optional<std::string> opt_str(const nlohmann::json& a, const char* key) {
+    auto it = a.find(key);
+    if (it == a.end() || !it->is_string())
+        return std::nullopt;
+    return it->get<std::string>();
+}
+
+absl::StatusOr<std::optional<uint64_t>> opt_num(const nlohmann::json& a, const char* key,
+                                                uint64_t max) {
+    auto it = a.find(key);
+    if (it == a.end())
+        return std::optional<uint64_t>();
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > max)
+        return absl::InvalidArgumentError(fmt::format("\"{}\" must be a number 0..{}", key, max));
+    return std::optional<uint64_t>(it->get<uint64_t>());
+}
+
+absl::StatusOr<Ip6> parse_addr(const std::string& text, const char* what) {
+    auto a = Ip6::parse(text);
+    if (!a)
+        return absl::InvalidArgumentError(fmt::format("malformed {} \"{}\"", what, text));
+    return *a;
+}
+
+absl::StatusOr<Prefix6> parse_prefix(const std::string& text) {
+    auto p = Prefix6::parse(text);
+    if (!p)
+        return absl::InvalidArgumentError(fmt::format("malformed prefix \"{}\"", text));
+    return *p;
+}
+
+#define FP6_ASSIGN(lhs, expr)            \
+    auto lhs##_or = (expr);              \
+    if (!lhs##_or.ok())                  \
+        return lhs##_or.status();        \
+    auto lhs = std::move(*lhs##_or)
+
+#define FP6_RETURN_IF_ERROR(expr)        \
+    do {                                 \
+        absl::Status st_ = (expr);       \
+        if (!st_.ok())                   \
+            return st_;                  \
+    } while (0)
+
+}  // namespace
+
+Router::Router(RouterConfig cfg)
+    : cfg_(std::move(cfg)),
+      tables_(std::make_unique<Tables>()),
+      nexthops_(cfg_.max_nexthops),
+      fib_(SOCKET_ID_ANY),
+      rib_(nexthops_, fib_),
+      addrs_(rib_),
+      neigh_(rib_, addrs_) {
+    tables_->fib = &fib_;
+    tables_->nexthops = &nexthops_;
+}
+
+Router::~Router() = default;
+
+absl::Status Router::init() {
+    dp_ = std::make_unique<Dataplane>(cfg_.dataplane);
+    FP6_RETURN_IF_ERROR(dp_->init(tables_.get()));
+    return fib_.publish({});
+}
+
+void Router::shutdown() {
+    for (uint16_t id : dp_->port_ids())
+        dp_->del_port(id);
+}
+
+const std::vector<std::pair<std::string_view, Router::Handler>>& Router::handlers() {
+    static const std::vector<std::pair<std::string_view, Handler>> table = {
+        {"port.add", &Router::port_add},       {"port.set", &Router::port_set},
+        {"port.del", &Router::port_del},       {"port.show", &Router::port_show},
+        {"addr.add", &Router::addr_add},       {"addr.del", &Router::addr_del},
+        {"addr.show", &Router::addr_show},     {"route.add", &Router::route_add},
+        {"route.del", &Router::route_del},     {"route.show", &Router::route_show},
+        {"route.get", &Router::route_get},     {"neigh.add", &Router::neigh_add},
+        {"neigh.del", &Router::neigh_del},     {"neigh.show", &Router::neigh_show},
+        {"stats.show", &Router::stats_show},   {"stats.reset", &Router::stats_reset},
+    };
+    return table;
+}
+
+absl::StatusOr<nlohmann::json> Router::execute(const Request& req) {
+    for (const auto& [name, fn] : handlers())
+        if (name == req.cmd)
+            return (this->*fn)(req.args);
+    return absl::UnimplementedError(fmt::format("unknown command \"{}\"", req.cmd));
+}
+
+absl::StatusOr<uint16_t> Router::port_by_name(const nlohmann::json& a, const char* key) const {
+    FP6_ASSIGN(name, str_arg(a, key));
+    uint16_t id;
+    if (dp_->find_port(name, &id) == nullptr)
+        return absl::NotFoundError(fmt::format("unknown port \"{}\"", name));
+    return id;
+}
+
+absl::Status Router::commit(const std::function<void()>& undo) {
+    absl::Status st = rib_.commit();
+    if (st.ok())
+        return st;
+    undo();
+    if (absl::Status again = rib_.commit(); !again.ok())
+        FP6_LOG(ERR, Rib, "cannot republish the previous FIB: {}", std::string(again.message()));
+    return st;
+}
+
+bool Router::port_routes_up(uint16_t port) const { return dp_->port(port).admin_up; }
+
+void Router::publish_port_addrs(uint16_t port) {
+    auto* pa = new PortAddrs;
+    if (port_routes_up(port)) {
+        for (const Address& a : addrs_.on_port(port))
+            pa->unicast.push_back(a.addr);
+        pa->groups = addrs_.groups(port);
+    }
+    PortAddrs* old = rcu_xchg_pointer(&tables_->ports[port].addrs, pa);
+    // Workers may be scanning the old list in their current burst.
+    rcu_delete(old);
+}
+
+/* ---- port ---- */
+
+absl::StatusOr<nlohmann::json> Router::port_add(const nlohmann::json& a) {
+    FP6_ASSIGN(name, str_arg(a, "ifname"));
+    FP6_ASSIGN(devargs, str_arg(a, "devargs"));
+    FP6_ASSIGN(mtu, opt_num(a, "mtu", 16000));
+    if (name.empty() || name.size() > 15 || name.find_first_of(" /\t") != std::string::npos)
+        return absl::InvalidArgumentError(
+            fmt::format("port name \"{}\" must be 1..15 characters without spaces or /", name));
+    if (dp_->find_port(name, nullptr) != nullptr)
+        return absl::AlreadyExistsError(fmt::format("port {} exists", name));
+    if (mtu && *mtu < 1280)
+        return absl::InvalidArgumentError(fmt::format("mtu {} is below the IPv6 minimum of 1280", *mtu));
+    FP6_ASSIGN(id, dp_->add_port(name, devargs, uint16_t(mtu.value_or(1500))));
+    rib_.set_port(id, RibPortInfo{name, dp_->port(id).mac});
+    publish_port_addrs(id);
+    return nlohmann::json(nullptr);
+}
+
+void Router::set_port_up(uint16_t port, bool up) {
+    if (dp_->port(port).admin_up == up)
+        return;
+    if (!up)
+        addrs_.port_down(port);
+    dp_->set_admin(port, up);
+    if (up)
+        addrs_.port_up(port);
+    publish_port_addrs(port);
+}
+
+absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
+    FP6_ASSIGN(port, port_by_name(a, "ifname"));
+    FP6_ASSIGN(mtu, opt_num(a, "mtu", 16000));
+    if (a.contains("dad_transmits") || a.contains("retrans_timer"))
+        // TODO: duplicate address detection is its own issue; refuse the
+        // settings until they do something rather than accept them silently.
+        return absl::UnimplementedError("dad-transmits and retrans-timer are not supported yet");
+    if (mtu)
+        FP6_RETURN_IF_ERROR(dp_->set_mtu(port, uint16_t(*mtu)));
+    if (auto state = opt_str(a, "state")) {
+        if (*state != "up" && *state != "down")
+            return absl::InvalidArgumentError(fmt::format("state must be up or down, not \"{}\"", *state));
+        bool was = dp_->port(port).admin_up;
+        set_port_up(port, *state == "up");
+        FP6_RETURN_IF_ERROR(commit([&] { set_port_up(port, was); }));
+    }
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::port_del(const nlohmann::json& a) {
+    FP6_ASSIGN(port, port_by_name(a, "ifname"));
+    for (const Route* r : rib_.routes())
+        if (r->origin == RouteOrigin::kStatic && r->port == port)
+            return absl::FailedPreconditionError(fmt::format(
+                "port {} still carries route {}; delete it first", dp_->port(port).name, r->dst.str()));
+    addrs_.forget_port(port, dp_->port(port).admin_up);
+    neigh_.forget_port(port);
+    dp_->set_admin(port, false);
+    publish_port_addrs(port);
+    // Removing a port's routes only shrinks the FIB: this cannot fail for size.
+    FP6_RETURN_IF_ERROR(rib_.commit());
+    dp_->del_port(port);
+    rib_.forget_port(port);
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::port_show(const nlohmann::json& a) {
+    nlohmann::json out = nlohmann::json::array();
+    std::optional<uint16_t> only;
+    if (a.contains("ifname")) {
+        FP6_ASSIGN(id, port_by_name(a, "ifname"));
+        only = id;
+    }
+    for (uint16_t id : dp_->port_ids()) {
+        if (only && *only != id)
+            continue;
+        const PortState& p = dp_->port(id);
+        PortCounters c = dp_->port_counters(id);
+        out.push_back({
+            {"ifname", p.name},
+            {"port_id", id},
+            {"devargs", p.devargs},
+            {"driver", p.driver},
+            {"address", p.mac.str()},
+            {"mtu", p.mtu},
+            {"admin", p.admin_up ? "up" : "down"},
+            {"link", p.link_up ? "up" : "down"},
+            {"operstate", p.admin_up && p.link_up ? "UP" : "DOWN"},
+            {"rx_queues", p.nb_rxq},
+            {"tx_queues", p.nb_txq},
+            {"stats",
+             {{"rx_packets", c.rx_packets},
+              {"rx_bytes", c.rx_bytes},
+              {"tx_packets", c.tx_packets},
+              {"tx_bytes", c.tx_bytes},
+              {"rx_missed", c.rx_missed},
+              {"rx_nombuf", c.rx_nombuf},
+              {"rx_errors", c.rx_errors},
+              {"tx_errors", c.tx_errors}}},
+        });
+    }
+    return out;
+}
+
+/* ---- addr ---- */
+
+static absl::StatusOr<std::pair<Ip6, int>> parse_local(const nlohmann::json& a) {
+    FP6_ASSIGN(text, str_arg(a, "local"));
+    auto slash = text.find('/');
+    if (slash == std::string::npos)
+        return absl::InvalidArgumentError(fmt::format("\"{}\" needs a prefix length: ADDR/PLEN", text));
+    FP6_ASSIGN(addr, parse_addr(text.substr(0, slash), "address"));
+    int plen = -1;
+    std::string lens = text.substr(slash + 1);
+    if (!lens.empty() && lens.size() <= 3 && lens.find_first_not_of("0123456789") == std::string::npos)
+        plen = std::stoi(lens);
+    if (plen < 0)
+        return absl::InvalidArgumentError(fmt::format("malformed prefix length in \"{}\"", text));
+    return std::pair(addr, plen);
+}
+
+absl::StatusOr<nlohmann::json> Router::addr_add(const nlohmann::json& a) {
+    FP6_ASSIGN(port, port_by_name(a, "dev"));
+    FP6_ASSIGN(local, parse_local(a));
+    bool up = port_routes_up(port);
+    FP6_RETURN_IF_ERROR(addrs_.add(port, local.first, local.second, up));
+    FP6_RETURN_IF_ERROR(commit([&] { (void)addrs_.del(port, local.first, local.second, up); }));
+    publish_port_addrs(port);
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::addr_del(const nlohmann::json& a) {
+    FP6_ASSIGN(port, port_by_name(a, "dev"));
+    FP6_ASSIGN(local, parse_local(a));
+    bool up = port_routes_up(port);
+    FP6_RETURN_IF_ERROR(addrs_.del(port, local.first, local.second, up));
+    FP6_RETURN_IF_ERROR(rib_.commit());
+    publish_port_addrs(port);
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::addr_show(const nlohmann::json& a) {
+    std::optional<uint16_t> only;
+    if (a.contains("dev")) {
+        FP6_ASSIGN(id, port_by_name(a, "dev"));
+        only = id;
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (uint16_t id : dp_->port_ids()) {
+        if (only && *only != id)
+            continue;
+        nlohmann::json info = nlohmann::json::array();
+        for (const Address& ad : addrs_.on_port(id))
+            info.push_back({{"family", "inet6"},
+                            {"local", ad.addr.str()},
+                            {"prefixlen", ad.plen},
+                            {"scope", ad.addr.is_linklocal() ? "link" : "global"},
+                            {"tentative", false},
+                            {"dadfailed", false},
+                            {"deprecated", false}});
+        out.push_back({{"ifname", dp_->port(id).name}, {"addr_info", info}});
+    }
+    return out;
+}
+
+/* ---- route ---- */
+
+absl::StatusOr<RouteSpec> Router::route_spec(const nlohmann::json& a, bool for_add) const {
+    RouteSpec s;
+    FP6_ASSIGN(dst, str_arg(a, "dst"));
+    FP6_ASSIGN(prefix, parse_prefix(dst));
+    s.dst = prefix;
+    if (auto t = opt_str(a, "type")) {
+        auto type = route_type_from_name(*t);
+        if (!type)
+            return absl::InvalidArgumentError(fmt::format("unknown route type \"{}\"", *t));
+        s.type = *type;
+    }
+    if (auto gw = opt_str(a, "gateway")) {
+        FP6_ASSIGN(g, parse_addr(*gw, "gateway"));
+        s.gateway = g;
+    }
+    if (a.contains("dev")) {
+        FP6_ASSIGN(port, port_by_name(a, "dev"));
+        s.port = port;
+    }
+    FP6_ASSIGN(metric, opt_num(a, "metric", UINT32_MAX));
+    if (metric)
+        s.metric = uint32_t(*metric);
+    (void)for_add;
+    return s;
+}
+
+nlohmann::json Router::route_json(const Route& r) const {
+    nlohmann::json j = {{"dst", r.dst.len() == 0 ? "default" : r.dst.str()},
+                        {"type", route_type_name(r.type)}};
+    if (r.gateway)
+        j["gateway"] = r.gateway->str();
+    if (const RibPortInfo* p = rib_.port_info(r.port))
+        j["dev"] = p->name;
+    j["protocol"] = r.origin == RouteOrigin::kStatic ? "static" : "kernel";
+    j["metric"] = r.metric;
+    nlohmann::json flags = nlohmann::json::array();
+    if (r.origin == RouteOrigin::kLocal)
+        flags.push_back("local");
+    if (r.origin == RouteOrigin::kConnected)
+        flags.push_back("connected");
+    j["flags"] = flags;
+    return j;
+}
+
+absl::StatusOr<nlohmann::json> Router::route_add(const nlohmann::json& a) {
+    FP6_ASSIGN(spec, route_spec(a, true));
+    FP6_RETURN_IF_ERROR(rib_.add_static(spec));
+    FP6_RETURN_IF_ERROR(commit([&] {
+        RouteSpec undo = spec;
+        undo.metric = spec.metric.value_or(kMetricDefault);
+        (void)rib_.del_static(undo);
+    }));
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::route_del(const nlohmann::json& a) {
+    FP6_ASSIGN(spec, route_spec(a, false));
+    FP6_RETURN_IF_ERROR(rib_.del_static(spec));
+    FP6_RETURN_IF_ERROR(rib_.commit());
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::route_show(const nlohmann::json& a) {
+    std::optional<Prefix6> only;
+    if (auto d = opt_str(a, "dst")) {
+        FP6_ASSIGN(p, parse_prefix(*d));
+        only = p.canonical();
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (const Route* r : rib_.routes())
+        if (!only || r->dst == *only)
+            out.push_back(route_json(*r));
+    return out;
+}
+
+absl::StatusOr<nlohmann::json> Router::route_get(const nlohmann::json& a) {
+    FP6_ASSIGN(dst, str_arg(a, "dst"));
+    FP6_ASSIGN(addr, parse_addr(dst, "address"));
+    const Route* r = rib_.lookup(addr);
+    if (r == nullptr)
+        return absl::NotFoundError(fmt::format("no route to {}", addr.str()));
+    nlohmann::json j = route_json(*r);
+    j["dst"] = addr.str();
+    j["route"] = r->dst.str();
+    return j;
+}
+
+/* ---- neigh ---- */
+
+absl::StatusOr<nlohmann::json> Router::neigh_add(const nlohmann::json& a) {
+    FP6_ASSIGN(port, port_by_name(a, "dev"));
+    FP6_ASSIGN(dst, str_arg(a, "dst"));
+    FP6_ASSIGN(addr, parse_addr(dst, "neighbour address"));
+    FP6_ASSIGN(ll, str_arg(a, "lladdr"));
+    auto mac = Mac::parse(ll);
+    if (!mac)
+        return absl::InvalidArgumentError(fmt::format("malformed lladdr \"{}\"", ll));
+    FP6_RETURN_IF_ERROR(neigh_.add_static(port, addr, *mac));
+    FP6_RETURN_IF_ERROR(commit([&] { (void)neigh_.del(port, addr); }));
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::neigh_del(const nlohmann::json& a) {
+    FP6_ASSIGN(port, port_by_name(a, "dev"));
+    FP6_ASSIGN(dst, str_arg(a, "dst"));
+    FP6_ASSIGN(addr, parse_addr(dst, "neighbour address"));
+    FP6_RETURN_IF_ERROR(neigh_.del(port, addr));
+    FP6_RETURN_IF_ERROR(rib_.commit());
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::neigh_show(const nlohmann::json& a) {
+    std::optional<uint16_t> only;
+    if (a.contains("dev")) {
+        FP6_ASSIGN(id, port_by_name(a, "dev"));
+        only = id;
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (const Neighbor& n : neigh_.list()) {
+        if (only && *only != n.port)
+            continue;
+        out.push_back({{"dst", n.addr.str()},
+                       {"dev", dp_->port(n.port).name},
+                       {"lladdr", n.mac.str()},
+                       {"state", nlohmann::json::array({neigh_state_name(n.state)})}});
+    }
+    return out;
+}
+
+/* ---- stats ---- */
+
+absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
+    nlohmann::json ports = nlohmann::json::array();
+    for (uint16_t id : dp_->port_ids()) {
+        PortCounters c = dp_->port_counters(id);
+        ports.push_back({{"ifname", dp_->port(id).name},
+                         {"rx_packets", c.rx_packets},
+                         {"rx_bytes", c.rx_bytes},
+                         {"tx_packets", c.tx_packets},
+                         {"tx_bytes", c.tx_bytes},
+                         {"rx_missed", c.rx_missed},
+                         {"rx_nombuf", c.rx_nombuf},
+                         {"rx_errors", c.rx_errors},
+                         {"tx_errors", c.tx_errors}});
+    }
+    nlohmann::json workers = nlohmann::json::array();
+    uint64_t totals[size_t(Drop::kCount)] = {};
+    const auto& stats = dp_->worker_stats();
+    for (size_t w = 0; w < stats.size(); w++) {
+        const WorkerStats& s = *stats[w];
+        uint64_t dropped = 0;
+        for (size_t d = 0; d < size_t(Drop::kCount); d++) {
+            totals[d] += s.drops[d];
+            dropped += s.drops[d];
+        }
+        workers.push_back({{"worker", w},
+                           {"lcore", dp_->config().worker_lcores[w]},
+                           {"rx_packets", s.rx},
+                           {"forwarded", s.forwarded},
+                           {"punted", s.punted},
+                           {"drops", dropped}});
+    }
+    nlohmann::json drops = nlohmann::json::object();
+    for (size_t d = 0; d < size_t(Drop::kCount); d++)
+        drops[drop_name(Drop(d))] = totals[d];
+    nlohmann::json control = {{"punt_received", ctl_stats_.punt_received},
+                              {"punt_unhandled", ctl_stats_.punt_unhandled},
+                              {"tx_dropped", dp_->control_tx_dropped()}};
+    return nlohmann::json{{"ports", ports}, {"workers", workers}, {"drops", drops},
+                          {"control", control}};
+}
+
+absl::StatusOr<nlohmann::json> Router::stats_reset(const nlohmann::json&) {
+    for (uint16_t id : dp_->port_ids())
+        dp_->reset_port_counters(id);
+    // TODO: worker counters are written only by their worker; resetting them
+    // from here would race. Keep a baseline on the control side instead.
+    ctl_stats_ = ControlStats{};
+    return nlohmann::json(nullptr);
+}
+
+/* ---- events ---- */
+
+void Router::poll_links() { dp_->poll_links(); }
+
+void Router::handle_punts() {
+    rte_mbuf* pkts[64];
+    unsigned n;
+    while ((n = dp_->drain_punts(pkts, 64)) != 0) {
+        ctl_stats_.punt_received += n;
+        // TODO: neighbour discovery and ICMPv6 answer punted packets in their
+        // own issues; until then they are counted and freed.
+        ctl_stats_.punt_unhandled += n;
+        rte_pktmbuf_free_bulk(pkts, n);
+    }
+}
+
+}  // namespace fp6

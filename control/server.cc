@@ -1,1 +1,164 @@
-// placeholder: filled in by its owner
+#include "control/server.h"
+
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/log.h"
+
+namespace fp6 {
+
+ControlServer::~ControlServer() {
+    for (auto& [fd, c] : conns_)
+        close(fd);
+    if (listen_fd_ >= 0) {
+        close(listen_fd_);
+        unlink(path_.c_str());
+    }
+}
+
+absl::Status ControlServer::listen(const std::string& path, const std::string& group) {
+    sockaddr_un sa{};
+    if (path.size() >= sizeof(sa.sun_path))
+        return absl::InvalidArgumentError(fmt::format("socket path too long: {}", path));
+    std::string dir = std::filesystem::path(path).parent_path().string();
+    if (dir.empty())
+        dir = ".";
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0) {
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        if (ec)
+            return absl::InvalidArgumentError(fmt::format("cannot create {}: {}", dir, ec.message()));
+        chmod(dir.c_str(), 0755);
+    } else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+        return absl::PermissionDeniedError(fmt::format(
+            "refusing to create the control socket in {}: group or others can write it", dir));
+    } else if ((st.st_mode & S_IWOTH) != 0) {
+        return absl::PermissionDeniedError(fmt::format(
+            "refusing to create the control socket in {}: others can write it", dir));
+    }
+    listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (listen_fd_ < 0)
+        return absl::InternalError(fmt::format("socket: {}", strerror(errno)));
+    unlink(path.c_str());
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.c_str(), path.size());
+    // Created with no access for others from the first instant.
+    mode_t old = umask(0117);
+    int rc = bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+    umask(old);
+    if (rc != 0)
+        return absl::InternalError(fmt::format("cannot bind {}: {}", path, strerror(errno)));
+    path_ = path;
+    if (!group.empty()) {
+        struct group* g = getgrnam(group.c_str());
+        if (g == nullptr)
+            return absl::InvalidArgumentError(fmt::format("unknown group \"{}\"", group));
+        if (chown(path.c_str(), uid_t(-1), g->gr_gid) != 0)
+            return absl::InternalError(fmt::format("chown {}: {}", path, strerror(errno)));
+    }
+    chmod(path.c_str(), 0660);
+    if (::listen(listen_fd_, 64) != 0)
+        return absl::InternalError(fmt::format("listen: {}", strerror(errno)));
+    loop_.add_fd(listen_fd_, [this] { on_accept(); });
+    FP6_LOG(INFO, Control, "control socket listening at {}", path);
+    return absl::OkStatus();
+}
+
+void ControlServer::on_accept() {
+    for (;;) {
+        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            return;
+        // Replies are written with a bound: a client that stops reading is
+        // dropped instead of stalling the control thread.
+        timeval tv{1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        conns_[fd] = std::make_unique<Conn>();
+        loop_.add_fd(fd, [this, fd] { on_readable(fd); });
+    }
+}
+
+void ControlServer::close_conn(int fd) {
+    loop_.remove(fd);
+    conns_.erase(fd);
+    close(fd);
+}
+
+bool ControlServer::write_all(int fd, const std::string& bytes) {
+    size_t off = 0;
+    while (off < bytes.size()) {
+        ssize_t n = send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            off += size_t(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            // Non-blocking socket with a full buffer: wait for room, bounded.
+            fd_set w;
+            FD_ZERO(&w);
+            FD_SET(fd, &w);
+            timeval tv{1, 0};
+            if (select(fd + 1, nullptr, &w, nullptr, &tv) > 0)
+                continue;
+        }
+        return false;
+    }
+    return true;
+}
+
+bool ControlServer::answer(int fd, const std::string& line) {
+    absl::StatusOr<Request> req = parse_request(line);
+    if (!req.ok())
+        return write_all(fd, encode_line(make_error(std::string(req.status().message()))));
+    absl::StatusOr<nlohmann::json> data = router_.execute(*req);
+    if (!data.ok()) {
+        FP6_LOG(DEBUG, Control, "{} refused: {}", req->cmd, std::string(data.status().message()));
+        return write_all(fd, encode_line(make_error(std::string(data.status().message()))));
+    }
+    for (const std::string& part : encode_reply(*data))
+        if (!write_all(fd, part))
+            return false;
+    return true;
+}
+
+void ControlServer::on_readable(int fd) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end())
+        return;
+    Conn& c = *it->second;
+    char buf[16384];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        close_conn(fd);
+        return;
+    }
+    if (n < 0)
+        return;
+    c.framer.feed(std::string_view(buf, size_t(n)));
+    for (;;) {
+        auto line = c.framer.pop();
+        if (!line.ok()) {
+            write_all(fd, encode_line(make_error(std::string(line.status().message()))));
+            close_conn(fd);
+            return;
+        }
+        if (!line->has_value())
+            return;
+        if (!answer(fd, **line)) {
+            close_conn(fd);
+            return;
+        }
+    }
+}
+
+}  // namespace fp6

@@ -1,1 +1,124 @@
-// placeholder: filled in by its owner
+#include "rib/addr.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace fp6 {
+
+absl::Status check_address(const Ip6& a, int plen) {
+    auto bad = [&](const char* why) {
+        return absl::InvalidArgumentError(fmt::format("{}/{}: {}", a.str(), plen, why));
+    };
+    if (plen < 1 || plen > 128)
+        return bad("prefix length must be 1..128");
+    if (a.is_unspecified())
+        return bad("the unspecified address cannot be assigned");
+    if (a.is_loopback())
+        return bad("the loopback address cannot be assigned");
+    if (a.is_multicast())
+        return bad("a multicast address cannot be assigned");
+    if (a.is_v4mapped())
+        return bad("an IPv4-mapped address cannot be assigned");
+    if (a.is_v4compat() && (a[12] & 0xf0) == 0xe0)
+        return bad("an IPv4-compatible address with a class D IPv4 address cannot be assigned");
+    // RFC 4291 2.6.1: the all-zero interface id is the subnet-router anycast
+    // address; RFC 6164 allows it on /127 point-to-point links (and /128).
+    if (plen < 127 && a.masked(plen) == a)
+        return bad("this is the subnet-router anycast address of the prefix");
+    return absl::OkStatus();
+}
+
+absl::Status AddrTable::add(uint16_t port, const Ip6& addr, int plen, bool port_up) {
+    if (absl::Status st = check_address(addr, plen); !st.ok())
+        return st;
+    for (const Address& e : addrs_) {
+        if (e.addr != addr)
+            continue;
+        if (e.port == port)
+            return absl::AlreadyExistsError(fmt::format("{} exists on this port", addr.str()));
+        if (!addr.is_linklocal()) {
+            const RibPortInfo* p = rib_.port_info(e.port);
+            return absl::AlreadyExistsError(
+                fmt::format("{} in use on {}", addr.str(), p != nullptr ? p->name : "?"));
+        }
+    }
+    Address a{addr, plen, port};
+    addrs_.push_back(a);
+    if (port_up)
+        install(a);
+    generation_++;
+    FP6_LOG(INFO, Rib, "{}: address {}/{} added", rib_.port_info(port)->name, addr.str(), plen);
+    return absl::OkStatus();
+}
+
+absl::Status AddrTable::del(uint16_t port, const Ip6& addr, int plen, bool port_up) {
+    auto it = std::find_if(addrs_.begin(), addrs_.end(), [&](const Address& e) {
+        return e.port == port && e.addr == addr && e.plen == plen;
+    });
+    if (it == addrs_.end())
+        return absl::NotFoundError(fmt::format("{}/{} is not an address of this port", addr.str(), plen));
+    if (port_up)
+        withdraw(*it);
+    addrs_.erase(it);
+    generation_++;
+    FP6_LOG(INFO, Rib, "{}: address {}/{} deleted", rib_.port_info(port)->name, addr.str(), plen);
+    return absl::OkStatus();
+}
+
+void AddrTable::install(const Address& a) {
+    rib_.add_connected(a.subnet(), a.port);
+    rib_.add_local(a.addr, a.port);
+}
+
+void AddrTable::withdraw(const Address& a) {
+    rib_.del_local(a.addr, a.port);
+    rib_.del_connected(a.subnet(), a.port);
+}
+
+void AddrTable::port_up(uint16_t port) {
+    for (const Address& a : addrs_)
+        if (a.port == port)
+            install(a);
+    generation_++;
+}
+
+void AddrTable::port_down(uint16_t port) {
+    for (const Address& a : addrs_)
+        if (a.port == port)
+            withdraw(a);
+    generation_++;
+}
+
+void AddrTable::forget_port(uint16_t port, bool port_up) {
+    if (port_up)
+        port_down(port);
+    std::erase_if(addrs_, [&](const Address& a) { return a.port == port; });
+    generation_++;
+}
+
+std::vector<Address> AddrTable::on_port(uint16_t port) const {
+    std::vector<Address> out;
+    for (const Address& a : addrs_)
+        if (a.port == port)
+            out.push_back(a);
+    return out;
+}
+
+std::vector<Ip6> AddrTable::groups(uint16_t port) const {
+    std::vector<Ip6> g{kAllNodes, kAllRouters};
+    for (const Address& a : addrs_) {
+        if (a.port != port)
+            continue;
+        Ip6 sn = a.addr.solicited_node();
+        if (std::find(g.begin(), g.end(), sn) == g.end())
+            g.push_back(sn);
+    }
+    return g;
+}
+
+bool AddrTable::is_ours(const Ip6& a) const {
+    return std::any_of(addrs_.begin(), addrs_.end(), [&](const Address& e) { return e.addr == a; });
+}
+
+}  // namespace fp6

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "common/ip6.h"
@@ -71,7 +72,8 @@ public:
 
 private:
     std::vector<NextHop*> slots_;
-    std::vector<uint32_t> free_;  // control thread only
+    std::mutex free_mu_;          // control thread and the call_rcu thread
+    std::vector<uint32_t> free_;  // guarded by free_mu_
     uint32_t in_use_ = 0;
 };
 

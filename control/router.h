@@ -1,0 +1,95 @@
+/* The router's state as the control thread owns it: ports, addresses,
+ * routes, neighbours, and the tables published to the workers. The control
+ * thread is the only writer of everything here; each mutation ends with
+ * commit(), which publishes what changed (FIB, next hops, per-port address
+ * tables) under RCU. */
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "control/api/protocol.h"
+#include "dataplane/dataplane.h"
+#include "nd/neigh.h"
+#include "rib/addr.h"
+#include "rib/fib.h"
+#include "rib/nexthop.h"
+#include "rib/rib.h"
+
+namespace fp6 {
+
+struct RouterConfig {
+    DataplaneConfig dataplane;
+    uint32_t max_nexthops = 1u << 20;
+};
+
+/* Control-thread counters of what arrived over the punt ring. */
+struct ControlStats {
+    uint64_t punt_received = 0;
+    uint64_t punt_unhandled = 0;  // nothing in fp6 answers this kind of packet yet
+};
+
+class Router {
+public:
+    explicit Router(RouterConfig cfg);
+    ~Router();
+
+    /* Creates the data plane (mempool, rings). */
+    absl::Status init();
+    Dataplane& dataplane() { return *dp_; }
+
+    /* Runs one request of the control protocol; the reply's data, or the
+     * reason it was refused. A refused request leaves every table as it was. */
+    absl::StatusOr<nlohmann::json> execute(const Request& req);
+
+    /* Periodic work and punted packets (called from the event loop). */
+    void poll_links();
+    void handle_punts();
+    /* Stops every port (shutdown); workers must already be stopped. */
+    void shutdown();
+
+private:
+    using Handler = absl::StatusOr<nlohmann::json> (Router::*)(const nlohmann::json&);
+    static const std::vector<std::pair<std::string_view, Handler>>& handlers();
+
+    absl::StatusOr<nlohmann::json> port_add(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> port_set(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> port_del(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> port_show(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> addr_add(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> addr_del(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> addr_show(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> route_add(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> route_del(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> route_show(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> route_get(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> neigh_add(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> neigh_del(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> neigh_show(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> stats_show(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> stats_reset(const nlohmann::json& a);
+
+    absl::StatusOr<uint16_t> port_by_name(const nlohmann::json& a, const char* key) const;
+    absl::StatusOr<RouteSpec> route_spec(const nlohmann::json& a, bool for_add) const;
+    nlohmann::json route_json(const Route& r) const;
+    void set_port_up(uint16_t port, bool up);
+    /* Publishes the FIB if routes changed; on failure undo() is run and the
+     * FIB published again, so the refused change leaves no trace. */
+    absl::Status commit(const std::function<void()>& undo);
+    void publish_port_addrs(uint16_t port);
+    bool port_routes_up(uint16_t port) const;
+
+    RouterConfig cfg_;
+    std::unique_ptr<Tables> tables_;
+    NextHopTable nexthops_;
+    Fib fib_;
+    Rib rib_;
+    AddrTable addrs_;
+    NeighCache neigh_;
+    std::unique_ptr<Dataplane> dp_;
+    ControlStats ctl_stats_;
+};
+
+}  // namespace fp6
