@@ -1,1 +1,322 @@
-// placeholder: filled in by its owner
+/* The worker's packet path: see packet.h.
+ *
+ * A burst is walked in three passes so that the FIB is asked once per burst:
+ *  1. the checks that need no route (Ethernet, IPv6 header, addresses, the
+ *     multicast and link-local destinations the rx port answers for) decide
+ *     a drop, a punt, or "needs a lookup" and collect the destinations;
+ *  2. one Fib::lookup_bulk() for every packet still alive;
+ *  3. per packet, in arrival order: the next hop decides local delivery or
+ *     forwarding, and forwarded packets are rewritten.
+ * Punted and transmitted packets keep their arrival order. Dropped packets
+ * are counted under exactly one reason and freed together at the end. */
+#include "dataplane/packet.h"
+
+#include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
+#include <rte_debug.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include <cstring>
+#include <iterator>
+
+namespace fp6 {
+
+namespace {
+
+/* Sentinel for the validators below: the packet passed. */
+constexpr Drop kOk = Drop::kCount;
+
+/* How many packets ahead of the one being examined the first pass prefetches. */
+constexpr uint16_t kPrefetchAhead = 4;
+
+constexpr uint8_t kIpVersion = 6;
+constexpr uint8_t kNextHeaderHopByHop = 0;
+
+/* What the packet path decided for one packet. */
+enum class Step : uint8_t {
+    kForward,  // rewritten, goes out of the next hop's port
+    kPunt,     // for the control thread
+    kLookup,   // passed the route-independent checks, needs the FIB
+    kDrop,     // freed and counted under `why`
+};
+
+struct Verdict {
+    Step step;
+    Drop why;
+};
+
+constexpr Verdict forward() {
+    return {Step::kForward, kOk};
+}
+constexpr Verdict punt() {
+    return {Step::kPunt, kOk};
+}
+constexpr Verdict lookup() {
+    return {Step::kLookup, kOk};
+}
+constexpr Verdict drop(Drop why) {
+    return {Step::kDrop, why};
+}
+
+constexpr const char* kDropNames[] = {
+    "not_ipv6",  "l2_not_ours",     "truncated",     "bad_version", "bad_length", "bad_source",
+    "bad_dest",  "linklocal_scope", "mcast_forward", "hop_limit",   "no_route",   "no_neighbor",
+    "blackhole", "unreachable",     "port_down",     "punt_full",   "tx_full",
+};
+static_assert(std::size(kDropNames) == size_t(Drop::kCount), "one name per Drop reason");
+
+inline rte_ipv6_hdr* ip6_of(rte_mbuf* m) {
+    return rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, sizeof(rte_ether_hdr));
+}
+
+inline bool port_usable(const Tables& t, uint16_t port) {
+    return port < RTE_MAX_ETHPORTS && t.ports[port].exists.load(std::memory_order_relaxed) &&
+           t.ports[port].admin_up.load(std::memory_order_relaxed);
+}
+
+/* Ethernet header (IEEE 802.3 / RFC 2464). The headers must lie in the first
+ * segment, as every PMD delivers them with the default buffer size. */
+inline Drop validate_l2(const rte_mbuf* m, const rte_ether_addr& port_mac) {
+    if (unlikely(rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr)))
+        return Drop::kTruncated;
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    // RFC 2464 3: IPv6 is ethertype 0x86DD. TODO: 802.1Q tags.
+    if (unlikely(eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV6)))
+        return Drop::kNotIpv6;
+    // IEEE 802.3 3.2.3: a station takes its own address and group (I/G bit) addresses.
+    if (likely(rte_is_same_ether_addr(&eth->dst_addr, &port_mac)))
+        return kOk;
+    if (likely(rte_is_multicast_ether_addr(&eth->dst_addr)))
+        return kOk;
+    return Drop::kL2NotOurs;
+}
+
+/* IPv6 header (RFC 8200 3). Trims Ethernet padding past the datagram. */
+inline Drop validate_ip6(rte_mbuf* m) {
+    if (unlikely(rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr)))
+        return Drop::kTruncated;
+    const rte_ipv6_hdr* ip = ip6_of(m);
+    // RFC 8200 3: Version = 6.
+    if (unlikely((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != kIpVersion))
+        return Drop::kBadVersion;
+    const uint32_t l3_len = rte_pktmbuf_pkt_len(m) - uint32_t(sizeof(rte_ether_hdr));
+    const uint32_t payload = rte_be_to_cpu_16(ip->payload_len);
+    // RFC 8200 3: Payload Length counts every byte after the fixed header.
+    if (unlikely(payload + sizeof(rte_ipv6_hdr) > l3_len))
+        return Drop::kBadLength;
+    // RFC 2675 3: payload length 0 with a Hop-by-Hop header is a jumbogram; unsupported.
+    if (unlikely(payload == 0 && ip->proto == kNextHeaderHopByHop))
+        return Drop::kBadLength;
+    // RFC 8200 3: the datagram ends after Payload Length bytes; what follows is
+    // link padding (IEEE 802.3 pads frames to 60 bytes).
+    const uint32_t excess = l3_len - payload - uint32_t(sizeof(rte_ipv6_hdr));
+    if (unlikely(excess != 0) &&
+        (excess > UINT16_MAX || rte_pktmbuf_trim(m, uint16_t(excess)) != 0))
+        return Drop::kBadLength;  // trailing bytes beyond the last segment: not padding
+    return kOk;
+}
+
+/* Source and destination, whatever the route (RFC 4291). */
+inline Drop validate_addrs(const Ip6& src, const Ip6& dst) {
+    // RFC 4291 2.7: multicast is never a source address.
+    if (unlikely(src.is_multicast()))
+        return Drop::kBadSource;
+    // RFC 4291 2.5.3: the loopback address never leaves a node, nor arrives on a link.
+    if (unlikely(src.is_loopback()))
+        return Drop::kBadSource;
+    if (unlikely(dst.is_loopback()))
+        return Drop::kBadDest;
+    // RFC 4291 2.5.2: the unspecified address is never a destination.
+    if (unlikely(dst.is_unspecified()))
+        return Drop::kBadDest;
+    return kOk;
+}
+
+/* Destinations whose fate the rx port decides: multicast and link-local. */
+inline Verdict scoped_destination(const Ip6& dst, const PortAddrs* addrs) {
+    if (dst.is_multicast()) {
+        // Groups the port joined are ours; there is no multicast routing.
+        if (addrs != nullptr && addrs->has_group(dst))
+            return punt();
+        return drop(Drop::kMcastForward);
+    }
+    if (dst.is_linklocal()) {
+        // RFC 4291 2.5.6: a link-local destination is never forwarded.
+        if (addrs != nullptr && addrs->has_unicast(dst))
+            return punt();
+        return drop(Drop::kLinkLocalScope);
+    }
+    return lookup();
+}
+
+/* Pass 1 for one packet. On kLookup, *dst holds the destination. */
+inline Verdict classify_local(rte_mbuf* m, const rte_ether_addr& port_mac, const PortAddrs* addrs,
+                              Ip6* dst) {
+    if (Drop why = validate_l2(m, port_mac); unlikely(why != kOk))
+        return drop(why);
+    if (Drop why = validate_ip6(m); unlikely(why != kOk))
+        return drop(why);
+    const rte_ipv6_hdr* ip = ip6_of(m);
+    const Ip6 src = Ip6::from_bytes(ip->src_addr);
+    *dst = Ip6::from_bytes(ip->dst_addr);
+    if (Drop why = validate_addrs(src, *dst); unlikely(why != kOk))
+        return drop(why);
+    return scoped_destination(*dst, addrs);
+}
+
+/* What only a packet that would be forwarded must satisfy. */
+inline Drop validate_forwarding(const rte_ipv6_hdr* ip) {
+    const Ip6 src = Ip6::from_bytes(ip->src_addr);
+    // RFC 4291 2.5.2: a packet with the unspecified source is never forwarded.
+    if (unlikely(src.is_unspecified()))
+        return Drop::kBadSource;
+    // RFC 4291 2.5.6: nor one with a link-local source (it would leave its link).
+    if (unlikely(src.is_linklocal()))
+        return Drop::kLinkLocalScope;
+    // RFC 8200 3 / RFC 4443 3.3: a router discards a packet whose hop limit reaches 0.
+    if (unlikely(ip->hop_limits <= 1))
+        return Drop::kHopLimit;
+    return kOk;
+}
+
+/* What the next hop makes of a packet that is not for us. */
+inline Drop validate_nexthop(const Tables& t, const NextHop& nh) {
+    switch (nh.kind) {
+        case NhKind::kNeighbor:
+            if (unlikely(!nh.resolved))
+                return Drop::kNoNeighbor;
+            if (unlikely(!port_usable(t, nh.port)))
+                return Drop::kPortDown;
+            return kOk;
+        case NhKind::kNoRoute:
+            return Drop::kNoRoute;
+        case NhKind::kBlackhole:
+            return Drop::kBlackhole;
+        case NhKind::kUnreachable:
+        case NhKind::kProhibit:
+        case NhKind::kReject:
+            return Drop::kUnreachable;
+        case NhKind::kConnected:
+            // TODO: the ND issue queues the packet and solicits the neighbour.
+            return Drop::kNoNeighbor;
+        case NhKind::kLocal:
+            break;  // handled by the caller
+    }
+    return Drop::kNoRoute;
+}
+
+/* Pass 3 for one packet that needed the FIB. */
+inline Verdict classify_route(const Tables& t, rte_mbuf* m, const NextHop* nh) {
+    if (unlikely(nh == nullptr))
+        return drop(Drop::kNoRoute);
+    // Packets to the router are accepted whatever their hop limit (RFC 8200 3).
+    if (unlikely(nh->kind == NhKind::kLocal))
+        return punt();
+    if (Drop why = validate_forwarding(ip6_of(m)); unlikely(why != kOk))
+        return drop(why);
+    if (Drop why = validate_nexthop(t, *nh); unlikely(why != kOk))
+        return drop(why);
+    return forward();
+}
+
+/* Rewrites a packet for its next hop: hop limit and Ethernet header. IPv6 has
+ * no header checksum to fix (RFC 8200 3). */
+inline void rewrite(rte_mbuf* m, const NextHop& nh) {
+    ip6_of(m)->hop_limits--;
+    std::memcpy(rte_pktmbuf_mtod(m, rte_ether_hdr*), &nh.l2, sizeof(rte_ether_hdr));
+    // TODO: a packet larger than the out port's MTU gets an ICMPv6 Packet Too
+    // Big (RFC 8200 5, RFC 4443 3.2) with the ICMPv6 issue; until then it is sent.
+}
+
+}  // namespace
+
+const char* drop_name(Drop d) {
+    const size_t i = size_t(d);
+    return i < std::size(kDropNames) ? kDropNames[i] : "unknown";
+}
+
+void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
+                    BurstResult* out, WorkerStats* st) {
+    RTE_ASSERT(n <= BurstResult::kMax);
+    rte_mbuf* dropped[BurstResult::kMax];
+    uint16_t n_drop = 0;
+    auto drop_pkt = [&](rte_mbuf* m, Drop why) {
+        st->drops[size_t(why)]++;
+        dropped[n_drop++] = m;
+    };
+
+    out->n_tx = 0;
+    out->n_punt = 0;
+    st->rx += n;
+
+    if (unlikely(!port_usable(t, rx_port))) {
+        st->drops[size_t(Drop::kPortDown)] += n;
+        rte_pktmbuf_free_bulk(pkts, n);
+        return;
+    }
+    const PortView& port = t.ports[rx_port];
+    rte_ether_addr port_mac;
+    std::memcpy(port_mac.addr_bytes, port.mac.data(), RTE_ETHER_ADDR_LEN);
+    const PortAddrs* addrs = port.read_addrs();
+
+    // Pass 1: the checks that need no route.
+    Step step[BurstResult::kMax];
+    uint8_t dsts[BurstResult::kMax][16];
+    uint16_t n_lookup = 0;
+    for (uint16_t i = 0; i < n && i < kPrefetchAhead; i++)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    for (uint16_t i = 0; i < n; i++) {
+        if (i + kPrefetchAhead < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+        Ip6 dst;
+        const Verdict v = classify_local(pkts[i], port_mac, addrs, &dst);
+        step[i] = v.step;
+        if (likely(v.step == Step::kLookup))
+            std::memcpy(dsts[n_lookup++], dst.data(), sizeof(dsts[0]));
+        else if (v.step == Step::kDrop)
+            drop_pkt(pkts[i], v.why);
+    }
+
+    // Pass 2: one FIB lookup for the burst.
+    uint64_t nh_ids[BurstResult::kMax];
+    if (n_lookup != 0) {
+        if (likely(t.fib != nullptr && t.nexthops != nullptr))
+            t.fib->lookup_bulk(dsts, nh_ids, n_lookup);
+        else
+            std::memset(nh_ids, 0, sizeof(nh_ids[0]) * n_lookup);  // no table yet: no route
+    }
+
+    // Pass 3: next hops, in arrival order.
+    uint16_t j = 0;
+    for (uint16_t i = 0; i < n; i++) {
+        rte_mbuf* m = pkts[i];
+        if (step[i] == Step::kLookup) {
+            const NextHop* nh =
+                t.nexthops != nullptr ? t.nexthops->get(uint32_t(nh_ids[j])) : nullptr;
+            j++;
+            const Verdict v = classify_route(t, m, nh);
+            if (likely(v.step == Step::kForward)) {
+                rewrite(m, *nh);
+                out->tx[out->n_tx] = m;
+                out->tx_port[out->n_tx++] = nh->port;
+                st->forwarded++;
+            } else if (v.step == Step::kPunt) {
+                out->punt[out->n_punt++] = m;
+                st->punted++;
+            } else {
+                drop_pkt(m, v.why);
+            }
+        } else if (step[i] == Step::kPunt) {
+            out->punt[out->n_punt++] = m;
+            st->punted++;
+        }
+    }
+
+    if (n_drop != 0)
+        rte_pktmbuf_free_bulk(dropped, n_drop);
+}
+
+}  // namespace fp6

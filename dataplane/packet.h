@@ -61,8 +61,10 @@ struct BurstResult {
     rte_mbuf* punt[kMax];
 };
 
-/* Classifies up to BurstResult::kMax packets received on `rx_port`. Must be
- * called inside an RCU read-side section. Frees dropped packets. */
+/* Classifies n <= BurstResult::kMax packets received on `rx_port`. Must be
+ * called inside an RCU read-side section. Overwrites *out (n_tx and n_punt
+ * start from 0); tx and punt keep the packets' arrival order. Frees dropped
+ * packets and counts each under one reason in st->drops. */
 void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
                     BurstResult* out, WorkerStats* st);
 

@@ -5,7 +5,7 @@
 
 #include <atomic>
 
-#include "absl/container/flat_hash_set.h"
+#include <algorithm>
 #include "common/log.h"
 #include "common/rcu.h"
 
@@ -13,16 +13,17 @@ namespace fp6 {
 namespace {
 
 /* rte_fib6's trie resolves the first 24 bits in one table and every further
- * byte in a 256-entry tbl8 group; a prefix of length L needs one group per
- * byte boundary b (24, 32, ...) below L, shared by all prefixes that agree
- * on their first b bits. Counting the distinct (b, first b bits) pairs gives
- * the exact number of groups the set needs. */
+ * byte in a 256-entry tbl8 group. On add, it reserves one group per byte of
+ * the prefix past /24 that its closest covering prefix does not already
+ * reach, without counting groups shared with siblings, and refuses the add
+ * (ENOSPC) when the reserve would exceed the pool. Summing the levels of
+ * every prefix bounds that reserve from above. */
 uint32_t tbl8_groups_needed(const std::vector<FibEntry>& entries) {
-    absl::flat_hash_set<std::pair<int, Ip6>> nodes;
+    uint64_t groups = 0;
     for (const FibEntry& e : entries)
-        for (int b = 24; b < e.prefix.len(); b += 8)
-            nodes.insert({b, e.prefix.addr().masked(b)});
-    return uint32_t(nodes.size());
+        if (e.prefix.len() > 24)
+            groups += uint64_t(e.prefix.len() - 24 + 7) / 8;
+    return uint32_t(std::min<uint64_t>(groups, UINT32_MAX / 2));
 }
 
 std::atomic<uint64_t> g_fib_names{0};
@@ -80,10 +81,14 @@ absl::Status Fib::publish(const std::vector<FibEntry>& entries) {
         }
     }
     // Workers that already loaded the old table finish their burst on it;
-    // it is freed after every worker has passed a quiescent state.
+    // it is freed once every worker has passed a quiescent state. Waiting
+    // here (rather than in call_rcu) bounds memory to two tables however
+    // fast changes come: a trie's tbl24 alone is 64 MiB.
     rte_fib6* old = rcu_xchg_pointer(&live_, fresh);
-    if (old != nullptr)
-        rcu_defer([old] { rte_fib6_free(old); });
+    if (old != nullptr) {
+        synchronize_rcu();
+        rte_fib6_free(old);
+    }
     size_ = entries.size();
     generation_++;
     FP6_LOG(DEBUG, Rib, "FIB generation {} published: {} entries, {} tbl8 groups", generation_,

@@ -43,7 +43,9 @@ public:
 
     /* Control thread. Replaces the whole table with `entries` (prefixes must
      * be unique and canonical). On failure (memory, table full) the live table
-     * is left unchanged and the error says why. */
+     * is left unchanged and the error says why. Waits for one grace period
+     * before freeing the old table, so the caller must not be an online RCU
+     * reader. */
     absl::Status publish(const std::vector<FibEntry>& entries);
 
     size_t size() const noexcept { return size_; }

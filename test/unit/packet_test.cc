@@ -1,0 +1,719 @@
+/* The worker's packet path (classify_burst) on real mbufs, with a real Fib
+ * and NextHopTable. Each test checks the verdict, the one counter that
+ * moved, and, for forwarded packets, the rewrite. The fixture checks that
+ * every mbuf went back to the pool. */
+#include "dataplane/packet.h"
+
+#include <gtest/gtest.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/rcu.h"
+#include "rib/fib.h"
+#include "rib/nexthop.h"
+#include "test/unit/eal_env.h"
+#include "test/unit/pkt_builder.h"
+
+namespace fp6 {
+namespace {
+
+using test::EalEnv;
+using test::ip;
+using test::mac;
+using test::Pkt;
+
+constexpr uint16_t kRx = 0;      // the port bursts arrive on
+constexpr uint16_t kOut = 1;     // where the neighbour routes go
+constexpr uint16_t kAbsent = 2;  // no such port
+constexpr uint16_t kDown = 3;    // exists, admin down
+
+const Mac kRxMac = mac("02:00:00:00:00:01");
+const Mac kOutMac = mac("02:00:00:00:00:02");
+const Mac kDownMac = mac("02:00:00:00:00:04");
+const Mac kPeerMac = mac("02:00:00:00:ee:01");   // the sender of every frame
+const Mac kNeighMac = mac("02:00:00:00:99:99");  // the resolved next hop
+const Mac kOtherMac = mac("02:00:00:00:77:77");  // someone else on the link
+const Mac kBroadcast = mac("ff:ff:ff:ff:ff:ff");
+const Mac kAllNodesMac = Mac::for_multicast(kAllNodes);
+
+/* Addresses of the rx port. */
+const Ip6 kRxLinkLocal = ip("fe80::1");
+const Ip6 kRxGlobal = ip("2001:db8:1::1");  // also a /128 local route
+const Ip6 kSolicited = kRxGlobal.solicited_node();
+
+/* Destinations, one per kind of route. */
+const char* const kDstConnected = "2001:db8:1::77";
+const char* const kDstNeighbor = "2001:db8:2000::5";
+const char* const kDstUnresolved = "2001:db8:3000::5";
+const char* const kDstAbsentPort = "2001:db8:4000::5";
+const char* const kDstDownPort = "2001:db8:5000::5";
+const char* const kDstBlackhole = "2001:db8:dead::5";
+const char* const kDstUnreachable = "2001:db8:bad0::5";
+const char* const kDstProhibit = "2001:db8:bad1::5";
+const char* const kDstReject = "2001:db8:bad2::5";
+const char* const kDstNoRoute = "2001:db8:ffff::5";
+const char* const kDstViaRxPort = "2001:db8:6000::5";  // a neighbour on the rx port
+
+const char* const kRemoteSrc = "2001:db8:9::1";
+
+/* What classify_burst did with a burst. */
+struct Outcome {
+    BurstResult r;
+    WorkerStats st;
+};
+
+/* A frame that passes every check and is forwarded, to be altered by each test. */
+Pkt good() {
+    return Pkt()
+        .eth(kRxMac, kPeerMac)
+        .src(kRemoteSrc)
+        .dst(kDstNeighbor)
+        .hop_limit(64)
+        .udp(1000, 2000, 32);
+}
+
+/* Counters: rx as given, the named ones, and every other one zero. */
+void expect_counters(const WorkerStats& st, uint64_t rx, uint64_t fwd, uint64_t punt,
+                     const std::map<Drop, uint64_t>& drops = {}) {
+    EXPECT_EQ(st.rx, rx);
+    EXPECT_EQ(st.forwarded, fwd);
+    EXPECT_EQ(st.punted, punt);
+    for (size_t i = 0; i < size_t(Drop::kCount); i++) {
+        const auto it = drops.find(Drop(i));
+        EXPECT_EQ(st.drops[i], it == drops.end() ? 0 : it->second) << drop_name(Drop(i));
+    }
+}
+
+void expect_dropped(const Outcome& o, Drop why) {
+    EXPECT_EQ(o.r.n_tx, 0);
+    EXPECT_EQ(o.r.n_punt, 0);
+    expect_counters(o.st, 1, 0, 0, {{why, 1}});
+}
+
+void expect_punted(const Outcome& o) {
+    EXPECT_EQ(o.r.n_tx, 0);
+    EXPECT_EQ(o.r.n_punt, 1);
+    expect_counters(o.st, 1, 0, 1);
+}
+
+void expect_forwarded(const Outcome& o, uint16_t port) {
+    EXPECT_EQ(o.r.n_punt, 0);
+    ASSERT_EQ(o.r.n_tx, 1);
+    EXPECT_EQ(o.r.tx_port[0], port);
+    expect_counters(o.st, 1, 1, 0);
+}
+
+/* One packet and what must become of it. */
+struct Case {
+    std::string name;
+    Pkt pkt;
+    enum { kTx, kPunt, kDrop } verdict;
+    Drop why = Drop::kCount;
+};
+
+Case tx(std::string name, Pkt p) {
+    return {std::move(name), std::move(p), Case::kTx};
+}
+Case punted(std::string name, Pkt p) {
+    return {std::move(name), std::move(p), Case::kPunt};
+}
+Case dropped(std::string name, Pkt p, Drop why) {
+    return {std::move(name), std::move(p), Case::kDrop, why};
+}
+
+class PacketPath : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        nhs_ = new NextHopTable(64);
+        fib_ = new Fib(SOCKET_ID_ANY);
+
+        std::vector<FibEntry> entries;
+        auto route = [&](const char* prefix, const NextHop& nh) {
+            const uint32_t id = nhs_->alloc();
+            ASSERT_NE(id, 0u);
+            nhs_->publish(id, nh);
+            entries.push_back({Prefix6::parse(prefix)->canonical(), id});
+        };
+        auto simple = [](NhKind k, uint16_t port = 0) {
+            NextHop nh;
+            nh.kind = k;
+            nh.port = port;
+            return nh;
+        };
+        auto neighbor = [](uint16_t port, const Mac& src, bool resolved) {
+            NextHop nh;
+            nh.kind = NhKind::kNeighbor;
+            nh.port = port;
+            nh.resolved = resolved;
+            nh.addr = ip("fe80::99");
+            if (resolved)
+                std::memcpy(&nh.l2.dst_addr, kNeighMac.data(), RTE_ETHER_ADDR_LEN);
+            std::memcpy(&nh.l2.src_addr, src.data(), RTE_ETHER_ADDR_LEN);
+            nh.l2.ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+            return nh;
+        };
+        route("2001:db8:1::/64", simple(NhKind::kConnected, kRx));
+        route("2001:db8:1::1/128", simple(NhKind::kLocal));
+        route("2001:db8:2000::/48", neighbor(kOut, kOutMac, true));
+        route("2001:db8:3000::/48", neighbor(kOut, kOutMac, false));
+        route("2001:db8:4000::/48", neighbor(kAbsent, kOutMac, true));
+        route("2001:db8:5000::/48", neighbor(kDown, kDownMac, true));
+        route("2001:db8:6000::/48", neighbor(kRx, kRxMac, true));
+        route("2001:db8:dead::/48", simple(NhKind::kBlackhole));
+        route("2001:db8:bad0::/48", simple(NhKind::kUnreachable));
+        route("2001:db8:bad1::/48", simple(NhKind::kProhibit));
+        route("2001:db8:bad2::/48", simple(NhKind::kReject));
+        const absl::Status s = fib_->publish(entries);
+        ASSERT_TRUE(s.ok()) << s;
+    }
+
+    static void TearDownTestSuite() {
+        // ~NextHopTable waits for its call_rcu callbacks (rcu_barrier), which
+        // a QSBR reader may only do offline.
+        rcu_thread_offline();
+        delete fib_;
+        delete nhs_;
+        fib_ = nullptr;
+        nhs_ = nullptr;
+        rcu_thread_online();
+    }
+
+    void SetUp() override {
+        pool_ = EalEnv::pool();
+        ASSERT_NE(pool_, nullptr);
+        avail_before_ = rte_mempool_avail_count(pool_);
+
+        t_.fib = fib_;
+        t_.nexthops = nhs_;
+        add_port(kRx, kRxMac, true);
+        add_port(kOut, kOutMac, true);
+        add_port(kDown, kDownMac, false);
+        rx_addrs_.unicast = {kRxLinkLocal, kRxGlobal};
+        rx_addrs_.groups = {kAllNodes, kSolicited};
+        t_.ports[kRx].addrs = &rx_addrs_;
+        out_addrs_.unicast = {ip("fe80::2")};
+        out_addrs_.groups = {kAllNodes};
+        t_.ports[kOut].addrs = &out_addrs_;
+    }
+
+    void TearDown() override {
+        for (rte_mbuf* m : held_)
+            rte_pktmbuf_free(m);
+        held_.clear();
+        // Every mbuf allocated by the test is back: nothing leaked...
+        EXPECT_EQ(rte_mempool_avail_count(pool_), avail_before_);
+        // ... and nothing freed twice: a double free puts one mbuf in the pool
+        // twice (and, the ring being exactly the pool's size, loses another
+        // one), so draining the pool would hand out a pointer twice.
+        std::vector<rte_mbuf*> all(rte_mempool_avail_count(pool_));
+        ASSERT_EQ(rte_pktmbuf_alloc_bulk(pool_, all.data(), unsigned(all.size())), 0);
+        EXPECT_EQ(std::set<rte_mbuf*>(all.begin(), all.end()).size(), all.size())
+            << "an mbuf was freed twice";
+        rte_pktmbuf_free_bulk(all.data(), unsigned(all.size()));
+    }
+
+    void add_port(uint16_t id, const Mac& m, bool up) {
+        t_.ports[id].mac = m;
+        t_.ports[id].exists = true;
+        t_.ports[id].admin_up = up;
+        t_.ports[id].link_up = up;
+    }
+
+    rte_mbuf* make(const Pkt& p) {
+        rte_mbuf* m = p.mbuf(pool_);
+        EXPECT_NE(m, nullptr) << "mbuf pool empty";
+        return m;
+    }
+
+    /* Runs one burst; the transmitted and punted packets are freed at TearDown. */
+    Outcome run(std::vector<rte_mbuf*> pkts, uint16_t rx = kRx) {
+        Outcome o;
+        classify_burst(t_, rx, pkts.data(), uint16_t(pkts.size()), &o.r, &o.st);
+        held_.insert(held_.end(), o.r.tx, o.r.tx + o.r.n_tx);
+        held_.insert(held_.end(), o.r.punt, o.r.punt + o.r.n_punt);
+        return o;
+    }
+    Outcome run1(const Pkt& p, uint16_t rx = kRx) { return run({make(p)}, rx); }
+
+    /* Runs each case alone in a burst and checks its verdict and counters. */
+    void check(const std::vector<Case>& cases) {
+        for (const Case& c : cases) {
+            SCOPED_TRACE(c.name);
+            const Outcome o = run1(c.pkt);
+            switch (c.verdict) {
+                case Case::kTx:
+                    expect_forwarded(o, kOut);
+                    break;
+                case Case::kPunt:
+                    expect_punted(o);
+                    break;
+                case Case::kDrop:
+                    expect_dropped(o, c.why);
+                    break;
+            }
+        }
+    }
+
+    static inline Fib* fib_ = nullptr;
+    static inline NextHopTable* nhs_ = nullptr;
+    rte_mempool* pool_ = nullptr;
+    unsigned avail_before_ = 0;
+    Tables t_;
+    PortAddrs rx_addrs_;
+    PortAddrs out_addrs_;
+    std::vector<rte_mbuf*> held_;
+};
+
+// ---------------------------------------------------------------------------
+
+TEST(DropName, StableSnakeCaseNames) {
+    const std::vector<std::string> want = {
+        "not_ipv6",  "l2_not_ours",     "truncated",     "bad_version", "bad_length", "bad_source",
+        "bad_dest",  "linklocal_scope", "mcast_forward", "hop_limit",   "no_route",   "no_neighbor",
+        "blackhole", "unreachable",     "port_down",     "punt_full",   "tx_full"};
+    ASSERT_EQ(want.size(), size_t(Drop::kCount));
+    for (size_t i = 0; i < want.size(); i++)
+        EXPECT_EQ(drop_name(Drop(i)), want[i]);
+    EXPECT_STREQ(drop_name(Drop::kCount), "unknown");
+}
+
+/* RFC 8200 8.1: the one's complement sum over pseudo-header and data is all ones. */
+bool l4_checksum_ok(const rte_ipv6_hdr* h) {
+    uint32_t sum = rte_ipv6_phdr_cksum(h, 0);
+    sum += rte_raw_cksum(h + 1, rte_be_to_cpu_16(h->payload_len));
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return sum == 0xffff;
+}
+
+TEST(PktBuilder, BuildsAValidDatagram) {
+    const std::vector<uint8_t> f = good().bytes();
+    ASSERT_EQ(f.size(), test::kEthLen + test::kIp6Len + 8 + 32);
+    const auto* h = reinterpret_cast<const rte_ipv6_hdr*>(&f[test::kEthLen]);
+    EXPECT_EQ(rte_be_to_cpu_32(h->vtc_flow) >> 28, 6u);
+    EXPECT_EQ(rte_be_to_cpu_16(h->payload_len), 40);
+    EXPECT_TRUE(l4_checksum_ok(h));
+    const std::vector<uint8_t> e =
+        Pkt().src(kRemoteSrc).dst(kRxGlobal).echo_request(7, 1, 10).bytes();
+    const auto* h2 = reinterpret_cast<const rte_ipv6_hdr*>(&e[test::kEthLen]);
+    EXPECT_EQ(h2->proto, test::kProtoIcmp6);
+    EXPECT_TRUE(l4_checksum_ok(h2));
+}
+
+/* Rule 0: a burst on an absent or admin-down port is dropped whole. */
+TEST_F(PacketPath, RxPortDownDropsTheBurst) {
+    for (uint16_t port : {kDown, kAbsent, uint16_t(RTE_MAX_ETHPORTS), uint16_t(0xffff)}) {
+        SCOPED_TRACE("rx port " + std::to_string(port));
+        const Outcome o = run({make(good()), make(good().dst(kRxGlobal)), make(good())}, port);
+        EXPECT_EQ(o.r.n_tx, 0);
+        EXPECT_EQ(o.r.n_punt, 0);
+        expect_counters(o.st, 3, 0, 0, {{Drop::kPortDown, 3}});
+    }
+}
+
+/* Rule 1: the Ethernet header. */
+TEST_F(PacketPath, Ethernet) {
+    check({
+        dropped("13-byte frame", good().truncate(13), Drop::kTruncated),
+        dropped("empty frame", good().truncate(0), Drop::kTruncated),
+        dropped("IPv4 ethertype", good().ether_type(RTE_ETHER_TYPE_IPV4), Drop::kNotIpv6),
+        dropped("ARP", good().ether_type(RTE_ETHER_TYPE_ARP), Drop::kNotIpv6),
+        dropped("802.1Q tag", good().ether_type(RTE_ETHER_TYPE_VLAN), Drop::kNotIpv6),
+        dropped("another host's MAC", good().eth_dst(kOtherMac), Drop::kL2NotOurs),
+        dropped("another port's MAC", good().eth_dst(kOutMac), Drop::kL2NotOurs),
+        tx("our MAC", good()),
+        punted("broadcast", good().eth_dst(kBroadcast).dst(kRxGlobal)),
+        punted("multicast MAC", good().eth_dst(kAllNodesMac).dst(kAllNodes)),
+        punted("multicast MAC of another group",
+               good().eth_dst(Mac::for_multicast(kAllRouters)).dst(kAllNodes)),
+    });
+}
+
+/* Rule 2: the IPv6 header and the Payload Length. */
+TEST_F(PacketPath, Ip6Header) {
+    const size_t full = test::kEthLen + test::kIp6Len;
+    check({
+        dropped("39-byte IPv6 header", good().truncate(full - 1), Drop::kTruncated),
+        dropped("Ethernet header only", good().truncate(test::kEthLen), Drop::kTruncated),
+        dropped("version 4", good().version(4), Drop::kBadVersion),
+        dropped("version 0", good().version(0), Drop::kBadVersion),
+        dropped("version 7", good().version(7), Drop::kBadVersion),
+        dropped("payload length past the frame", good().payload_len(41), Drop::kBadLength),
+        dropped("payload length 0xffff", good().payload_len(0xffff), Drop::kBadLength),
+        dropped("cut payload", good().truncate(full + 10), Drop::kBadLength),
+        dropped("jumbogram", good().jumbo(), Drop::kBadLength),
+        tx("header only, payload length 0", good().raw(test::kProtoNone, {})),
+        tx("exact length", good()),
+        tx("padded", good().padding(6)),
+    });
+}
+
+/* Rule 2: Ethernet padding is trimmed to the datagram's length. */
+TEST_F(PacketPath, PaddingIsTrimmed) {
+    struct {
+        const char* name;
+        Pkt pkt;
+    } cases[] = {
+        {"minimum frame padding", good().raw(test::kProtoNone, {}).padding(6, 0xee)},
+        {"long trailer", good().padding(300, 0xee)},
+        {"payload length shorter than the UDP data", good().payload_len(8)},
+    };
+    for (auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        const std::vector<uint8_t> sent = c.pkt.bytes();
+        const Outcome o = run1(c.pkt);
+        expect_forwarded(o, kOut);
+        if (o.r.n_tx != 1)
+            continue;
+        const rte_mbuf* m = o.r.tx[0];
+        const size_t want =
+            test::kEthLen + test::kIp6Len + rte_be_to_cpu_16(test::ip6_of(m)->payload_len);
+        EXPECT_LT(want, sent.size());
+        EXPECT_EQ(rte_pktmbuf_pkt_len(m), want);
+        EXPECT_EQ(rte_pktmbuf_data_len(m), want);
+        const std::vector<uint8_t> got = test::pkt_bytes(m);
+        // The datagram is intact but for the hop limit.
+        std::vector<uint8_t> expect(sent.begin() + test::kEthLen, sent.begin() + want);
+        expect[7]--;
+        EXPECT_EQ(std::vector<uint8_t>(got.begin() + test::kEthLen, got.end()), expect);
+    }
+}
+
+/* Rule 2 on chained mbufs: headers must be in the first segment; padding in
+ * the last one is trimmed. */
+TEST_F(PacketPath, SegmentedFrames) {
+    const size_t full = test::kEthLen + test::kIp6Len;
+    {
+        SCOPED_TRACE("IPv6 header split across segments");
+        expect_dropped(run({good().mbuf_chain(pool_, full - 8, 64)}), Drop::kTruncated);
+    }
+    {
+        SCOPED_TRACE("headers in the first segment, padding in the last");
+        const Pkt p = good().padding(20);
+        const Outcome o = run({p.mbuf_chain(pool_, full, 60)});
+        expect_forwarded(o, kOut);
+        if (o.r.n_tx == 1) {
+            EXPECT_EQ(rte_pktmbuf_pkt_len(o.r.tx[0]), test::kEthLen + p.ip6_len());
+            EXPECT_EQ(o.r.tx[0]->nb_segs, 2);
+        }
+    }
+    {
+        // Not Ethernet padding, which only short (single-segment) frames carry.
+        SCOPED_TRACE("trailing bytes spanning two segments");
+        expect_dropped(run({good().padding(20).mbuf_chain(pool_, full, 50)}), Drop::kBadLength);
+    }
+    {
+        // 64 KiB + 10 trailing bytes: trimming them must not wrap to 10.
+        SCOPED_TRACE("more than 64 KiB of trailing bytes");
+        expect_dropped(run({good().padding(65536 + 10).mbuf_chain(pool_, full, 2000)}),
+                       Drop::kBadLength);
+    }
+}
+
+/* Rule 3: sources and destinations that are never valid (RFC 4291). */
+TEST_F(PacketPath, InvalidAddresses) {
+    check({
+        dropped("multicast source", good().src("ff02::1"), Drop::kBadSource),
+        dropped("global multicast source", good().src("ff0e::1"), Drop::kBadSource),
+        dropped("loopback source", good().src("::1"), Drop::kBadSource),
+        dropped("loopback source to us", good().src("::1").dst(kRxGlobal), Drop::kBadSource),
+        dropped("loopback destination", good().dst("::1"), Drop::kBadDest),
+        dropped("unspecified destination", good().dst("::"), Drop::kBadDest),
+        dropped("source checked first", good().src("ff02::1").dst("::1"), Drop::kBadSource),
+        // Checked before the hop limit too.
+        dropped("loopback destination, hop limit 1", good().dst("::1").hop_limit(1),
+                Drop::kBadDest),
+    });
+}
+
+/* Rule 4: multicast destinations are ours if the port joined, else dropped. */
+TEST_F(PacketPath, MulticastDestinations) {
+    check({
+        punted("all-nodes", good().eth_dst(kAllNodesMac).dst(kAllNodes)),
+        punted("solicited-node", good().eth_dst(Mac::for_multicast(kSolicited)).dst(kSolicited)),
+        punted("all-nodes with hop limit 1 (ND uses 255, MLD 1)",
+               good().eth_dst(kAllNodesMac).dst(kAllNodes).hop_limit(1)),
+        punted("solicited-node from the unspecified source (DAD)",
+               good().eth_dst(Mac::for_multicast(kSolicited)).dst(kSolicited).src("::")),
+        punted("all-nodes from a link-local source", good().dst(kAllNodes).src("fe80::5")),
+        dropped("all-routers, not joined", good().dst(kAllRouters), Drop::kMcastForward),
+        dropped("another solicited-node group", good().dst("ff02::1:ff12:3456"),
+                Drop::kMcastForward),
+        dropped("global scope group", good().dst("ff0e::101"), Drop::kMcastForward),
+        dropped("site scope group", good().dst("ff05::2"), Drop::kMcastForward),
+    });
+}
+
+/* Rule 4: a port with no address state has joined nothing. */
+TEST_F(PacketPath, MulticastOnAPortWithoutAddresses) {
+    t_.ports[kRx].addrs = nullptr;
+    expect_dropped(run1(good().dst(kAllNodes)), Drop::kMcastForward);
+}
+
+/* Rule 4: the group must be joined on the rx port, not another. */
+TEST_F(PacketPath, MulticastGroupOfAnotherPort) {
+    out_addrs_.groups.push_back(kAllRouters);
+    expect_dropped(run1(good().dst(kAllRouters)), Drop::kMcastForward);
+}
+
+/* Rule 5: link-local destinations are ours or dropped, never forwarded. */
+TEST_F(PacketPath, LinkLocalDestinations) {
+    check({
+        punted("our link-local", good().dst(kRxLinkLocal)),
+        punted("our link-local, hop limit 1", good().dst(kRxLinkLocal).hop_limit(1)),
+        punted("our link-local from a link-local source", good().dst(kRxLinkLocal).src("fe80::5")),
+        dropped("another host's link-local", good().dst("fe80::5"), Drop::kLinkLocalScope),
+        dropped("the other port's link-local", good().dst("fe80::2"), Drop::kLinkLocalScope),
+        dropped("top of fe80::/10", good().dst("febf::1"), Drop::kLinkLocalScope),
+    });
+}
+
+/* Rule 5: without address state a port owns no link-local address. */
+TEST_F(PacketPath, LinkLocalOnAPortWithoutAddresses) {
+    t_.ports[kRx].addrs = nullptr;
+    expect_dropped(run1(good().dst(kRxLinkLocal)), Drop::kLinkLocalScope);
+}
+
+/* Rule 6: local routes are punted whatever the hop limit and source scope. */
+TEST_F(PacketPath, LocalDestinations) {
+    check({
+        punted("our global address", good().dst(kRxGlobal)),
+        punted("hop limit 1", good().dst(kRxGlobal).hop_limit(1)),
+        punted("hop limit 0", good().dst(kRxGlobal).hop_limit(0)),
+        punted("unspecified source", good().dst(kRxGlobal).src("::")),
+        punted("link-local source", good().dst(kRxGlobal).src("fe80::5")),
+        punted("ICMPv6 echo", good().dst(kRxGlobal).echo_request(1, 2, 56)),
+    });
+}
+
+/* Rule 6: what a packet to be forwarded must satisfy, before the route kind. */
+TEST_F(PacketPath, ForwardingPreconditions) {
+    check({
+        dropped("unspecified source", good().src("::"), Drop::kBadSource),
+        dropped("link-local source", good().src("fe80::5"), Drop::kLinkLocalScope),
+        dropped("hop limit 1", good().hop_limit(1), Drop::kHopLimit),
+        dropped("hop limit 0", good().hop_limit(0), Drop::kHopLimit),
+        tx("hop limit 2", good().hop_limit(2)),
+        dropped("unspecified source before hop limit", good().src("::").hop_limit(1),
+                Drop::kBadSource),
+        dropped("link-local source before hop limit", good().src("fe80::5").hop_limit(0),
+                Drop::kLinkLocalScope),
+        dropped("hop limit before no route", good().dst(kDstNoRoute).hop_limit(1), Drop::kHopLimit),
+        dropped("hop limit before blackhole", good().dst(kDstBlackhole).hop_limit(1),
+                Drop::kHopLimit),
+        dropped("source before port down", good().dst(kDstDownPort).src("::"), Drop::kBadSource),
+    });
+}
+
+/* Rule 6: the route kinds that do not forward. */
+TEST_F(PacketPath, RouteKinds) {
+    check({
+        dropped("no route", good().dst(kDstNoRoute), Drop::kNoRoute),
+        dropped("no route, outside 2001:db8::/32", good().dst("3fff::1"), Drop::kNoRoute),
+        dropped("blackhole", good().dst(kDstBlackhole), Drop::kBlackhole),
+        dropped("unreachable", good().dst(kDstUnreachable), Drop::kUnreachable),
+        dropped("prohibit", good().dst(kDstProhibit), Drop::kUnreachable),
+        dropped("reject", good().dst(kDstReject), Drop::kUnreachable),
+        dropped("connected, no neighbour yet", good().dst(kDstConnected), Drop::kNoNeighbor),
+        dropped("unresolved neighbour", good().dst(kDstUnresolved), Drop::kNoNeighbor),
+        dropped("out port absent", good().dst(kDstAbsentPort), Drop::kPortDown),
+        dropped("out port admin down", good().dst(kDstDownPort), Drop::kPortDown),
+        tx("resolved neighbour", good()),
+    });
+}
+
+/* Rule 6: no FIB published yet means no route. */
+TEST_F(PacketPath, NoTablesMeansNoRoute) {
+    t_.fib = nullptr;
+    t_.nexthops = nullptr;
+    expect_dropped(run1(good()), Drop::kNoRoute);
+    // What needs no route still works.
+    expect_punted(run1(good().dst(kRxLinkLocal)));
+}
+
+/* Rule 6: the rewrite of a forwarded packet. */
+TEST_F(PacketPath, ForwardRewritesHopLimitAndEthernet) {
+    for (uint8_t hops : {uint8_t(2), uint8_t(64), uint8_t(255)}) {
+        SCOPED_TRACE("hop limit " + std::to_string(hops));
+        const Pkt p = good().hop_limit(hops).traffic_class(0x2e).flow_label(0x12345);
+        const std::vector<uint8_t> sent = p.bytes();
+        const Outcome o = run1(p);
+        expect_forwarded(o, kOut);
+        if (o.r.n_tx != 1)
+            continue;
+        const rte_mbuf* m = o.r.tx[0];
+        EXPECT_EQ(test::hop_limit(m), hops - 1);
+        EXPECT_EQ(test::eth_dst(m), kNeighMac);
+        EXPECT_EQ(test::eth_src(m), kOutMac);
+        EXPECT_EQ(test::ether_type(m), RTE_ETHER_TYPE_IPV6);
+        EXPECT_EQ(rte_pktmbuf_pkt_len(m), sent.size());
+        // Nothing else changed.
+        std::vector<uint8_t> expect(sent.begin() + test::kEthLen, sent.end());
+        expect[7]--;
+        const std::vector<uint8_t> got = test::pkt_bytes(m);
+        EXPECT_EQ(std::vector<uint8_t>(got.begin() + test::kEthLen, got.end()), expect);
+    }
+}
+
+/* Rule 6: a packet larger than the out port's MTU is still sent (Packet Too
+ * Big comes with ICMPv6). */
+TEST_F(PacketPath, LargerThanMtuIsSentForNow) {
+    t_.ports[kOut].mtu = 1280;
+    expect_forwarded(run1(good().udp(1, 2, 1400)), kOut);
+}
+
+/* Rule 6: the out port and the source MAC are the next hop's, whatever the
+ * rx port; here the neighbour is on the port the packet came in on. */
+TEST_F(PacketPath, ForwardBackOutTheRxPort) {
+    const Outcome o = run1(good().dst(kDstViaRxPort));
+    expect_forwarded(o, kRx);
+    if (o.r.n_tx == 1) {
+        EXPECT_EQ(test::eth_dst(o.r.tx[0]), kNeighMac);
+        EXPECT_EQ(test::eth_src(o.r.tx[0]), kRxMac);
+    }
+    // And a packet from port 1 to the route through port 1.
+    expect_forwarded(run1(good().eth_dst(kOutMac), kOut), kOut);
+}
+
+/* Rule 7 and the burst as a whole: order, counts, and the result reset. */
+TEST_F(PacketPath, ResultListsKeepArrivalOrder) {
+    std::vector<rte_mbuf*> in = {
+        make(good().dst(kRxGlobal)),     // punt
+        make(good()),                    // tx
+        make(good().dst(kAllNodes)),     // punt (before the FIB)
+        make(good().hop_limit(1)),       // drop
+        make(good().dst(kDstNeighbor)),  // tx
+        make(good().dst(kRxLinkLocal)),  // punt (before the FIB)
+        make(good().dst(kRxGlobal)),     // punt
+    };
+    const std::vector<rte_mbuf*> want_punt = {in[0], in[2], in[5], in[6]};
+    const std::vector<rte_mbuf*> want_tx = {in[1], in[4]};
+    const Outcome o = run(in);
+    EXPECT_EQ(std::vector<rte_mbuf*>(o.r.punt, o.r.punt + o.r.n_punt), want_punt);
+    EXPECT_EQ(std::vector<rte_mbuf*>(o.r.tx, o.r.tx + o.r.n_tx), want_tx);
+    expect_counters(o.st, 7, 2, 4, {{Drop::kHopLimit, 1}});
+
+    // A second burst into a used BurstResult starts from empty lists.
+    BurstResult r = o.r;
+    WorkerStats st;
+    std::vector<rte_mbuf*> one = {make(good())};
+    classify_burst(t_, kRx, one.data(), 1, &r, &st);
+    EXPECT_EQ(r.n_tx, 1);
+    EXPECT_EQ(r.n_punt, 0);
+    held_.push_back(r.tx[0]);
+}
+
+/* Every rule at once: a full burst of 64 mixed packets, twice. */
+TEST_F(PacketPath, MixedBurstOf64) {
+    const size_t full = test::kEthLen + test::kIp6Len;
+    const std::vector<Case> kinds = {
+        tx("forward", good()),
+        punted("local", good().dst(kRxGlobal)),
+        punted("all-nodes", good().dst(kAllNodes).eth_dst(kAllNodesMac)),
+        punted("link-local", good().dst(kRxLinkLocal)),
+        tx("forward, padded", good().padding(12)),
+        dropped("not IPv6", good().ether_type(RTE_ETHER_TYPE_IPV4), Drop::kNotIpv6),
+        dropped("not ours", good().eth_dst(kOtherMac), Drop::kL2NotOurs),
+        dropped("truncated", good().truncate(full - 1), Drop::kTruncated),
+        dropped("version", good().version(4), Drop::kBadVersion),
+        dropped("length", good().payload_len(999), Drop::kBadLength),
+        dropped("source", good().src("ff02::1"), Drop::kBadSource),
+        dropped("dest", good().dst("::1"), Drop::kBadDest),
+        dropped("link-local dest", good().dst("fe80::5"), Drop::kLinkLocalScope),
+        dropped("mcast", good().dst(kAllRouters), Drop::kMcastForward),
+        dropped("hop limit", good().hop_limit(1), Drop::kHopLimit),
+        dropped("no route", good().dst(kDstNoRoute), Drop::kNoRoute),
+        dropped("no neighbour", good().dst(kDstUnresolved), Drop::kNoNeighbor),
+        dropped("connected", good().dst(kDstConnected), Drop::kNoNeighbor),
+        dropped("blackhole", good().dst(kDstBlackhole), Drop::kBlackhole),
+        dropped("unreachable", good().dst(kDstReject), Drop::kUnreachable),
+        dropped("port down", good().dst(kDstDownPort), Drop::kPortDown),
+        tx("forward again", good().src("2001:db8:9::2")),
+        tx("forward back out", good().dst(kDstViaRxPort)),
+    };
+    for (int round = 0; round < 2; round++) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        std::vector<rte_mbuf*> in;
+        std::vector<rte_mbuf*> want_tx, want_punt;
+        std::vector<uint16_t> want_port;
+        std::map<Drop, uint64_t> want_drops;
+        for (size_t i = 0; i < BurstResult::kMax; i++) {
+            const Case& c = kinds[(i * 7 + round) % kinds.size()];
+            rte_mbuf* m = make(c.pkt);
+            in.push_back(m);
+            if (c.verdict == Case::kTx) {
+                want_tx.push_back(m);
+                want_port.push_back(test::ip6_dst(m) == ip(kDstViaRxPort) ? kRx : kOut);
+            } else if (c.verdict == Case::kPunt) {
+                want_punt.push_back(m);
+            } else {
+                want_drops[c.why]++;
+            }
+        }
+        const Outcome o = run(in);
+        EXPECT_EQ(std::vector<rte_mbuf*>(o.r.tx, o.r.tx + o.r.n_tx), want_tx);
+        EXPECT_EQ(std::vector<rte_mbuf*>(o.r.punt, o.r.punt + o.r.n_punt), want_punt);
+        expect_counters(o.st, BurstResult::kMax, want_tx.size(), want_punt.size(), want_drops);
+        EXPECT_EQ(std::vector<uint16_t>(o.r.tx_port, o.r.tx_port + o.r.n_tx), want_port);
+        for (uint16_t i = 0; i < o.r.n_tx; i++) {
+            EXPECT_EQ(test::hop_limit(o.r.tx[i]), 63);
+            EXPECT_EQ(test::eth_dst(o.r.tx[i]), kNeighMac);
+        }
+    }
+}
+
+/* Accounting: after many bursts and the test freeing what it was handed, the
+ * pool is whole (checked by the fixture, here made explicit). */
+TEST_F(PacketPath, NoMbufLeak) {
+    const unsigned before = rte_mempool_avail_count(pool_);
+    for (int burst = 0; burst < 50; burst++) {
+        std::vector<rte_mbuf*> in;
+        for (int i = 0; i < BurstResult::kMax; i++) {
+            switch ((burst + i) % 4) {
+                case 0:
+                    in.push_back(make(good()));
+                    break;
+                case 1:
+                    in.push_back(make(good().dst(kRxGlobal)));
+                    break;
+                case 2:
+                    in.push_back(make(good().dst(kDstBlackhole)));
+                    break;
+                default:
+                    in.push_back(make(good().truncate(20)));
+                    break;
+            }
+        }
+        const Outcome o = run(in);
+        EXPECT_EQ(o.r.n_tx + o.r.n_punt + o.st.drops[size_t(Drop::kBlackhole)] +
+                      o.st.drops[size_t(Drop::kTruncated)],
+                  BurstResult::kMax);
+        for (rte_mbuf* m : held_)
+            rte_pktmbuf_free(m);
+        held_.clear();
+        ASSERT_EQ(rte_mempool_avail_count(pool_), before);
+    }
+    {
+        SCOPED_TRACE("a whole burst on a down port");
+        std::vector<rte_mbuf*> in;
+        for (int i = 0; i < BurstResult::kMax; i++)
+            in.push_back(make(good()));
+        run(in, kDown);
+        EXPECT_EQ(rte_mempool_avail_count(pool_), before);
+    }
+    {
+        SCOPED_TRACE("an empty burst");
+        const Outcome o = run({});
+        expect_counters(o.st, 0, 0, 0);
+    }
+}
+
+}  // namespace
+}  // namespace fp6

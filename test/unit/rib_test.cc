@@ -1,0 +1,232 @@
+/* The RIB, the address table and the static neighbour cache: what they
+ * accept, what they refuse (and that a refusal changes nothing), and the FIB
+ * and next hops they derive. */
+#include "rib/rib.h"
+
+#include <gtest/gtest.h>
+
+#include "nd/neigh.h"
+#include "rib/addr.h"
+#include "test/unit/eal_env.h"
+
+namespace fp6 {
+namespace {
+
+Prefix6 P(const char* s) { return *Prefix6::parse(s); }
+Ip6 A(const char* s) { return *Ip6::parse(s); }
+const Mac kMacA({0x02, 0, 0, 0, 0, 0xa});
+const Mac kMacB({0x02, 0, 0, 0, 0, 0xb});
+
+class RibTest : public ::testing::Test {
+protected:
+    RibTest() : offline_(), nhs_(64), fib_(SOCKET_ID_ANY), rib_(nhs_, fib_), addrs_(rib_), neigh_(rib_, addrs_) {
+        rib_.set_port(0, {"p0", Mac({0x02, 0, 0, 0, 0, 0x10})});
+        rib_.set_port(1, {"p1", Mac({0x02, 0, 0, 0, 0, 0x11})});
+        EXPECT_TRUE(addrs_.add(0, A("2001:db8:a::1"), 64, true).ok());
+        EXPECT_TRUE(addrs_.add(1, A("2001:db8:b::1"), 64, true).ok());
+        EXPECT_TRUE(rib_.commit().ok());
+    }
+
+    // The test thread is the writer here (offline_ comes first): publish()
+    // waits for grace periods, which an online reader would hold up.
+    std::string snapshot() const {
+        std::string s;
+        for (const Route* r : rib_.routes())
+            s += r->dst.str() + " m" + std::to_string(r->metric) + " nh" +
+                 std::to_string(r->nh_id) + "\n";
+        return s + "fib " + std::to_string(fib_.size()) + " nhs " + std::to_string(nhs_.in_use());
+    }
+    const NextHop* fib_nh(const char* dst) { return nhs_.get(fib_.lookup(A(dst))); }
+
+    struct Offline {
+        Offline() { rcu_thread_offline(); }
+        ~Offline() { rcu_thread_online(); }
+    } offline_;
+    NextHopTable nhs_;
+    Fib fib_;
+    Rib rib_;
+    AddrTable addrs_;
+    NeighCache neigh_;
+};
+
+TEST_F(RibTest, AddressBringsConnectedAndLocalRoutes) {
+    EXPECT_EQ(fib_nh("2001:db8:a::1")->kind, NhKind::kLocal);
+    EXPECT_EQ(fib_nh("2001:db8:a::99")->kind, NhKind::kConnected);
+    EXPECT_EQ(fib_nh("2001:db8:a::99")->port, 0);
+    EXPECT_EQ(fib_nh("2001:db8:c::1")->kind, NhKind::kNoRoute);
+    ASSERT_TRUE(addrs_.del(0, A("2001:db8:a::1"), 64, true).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:a::1")->kind, NhKind::kNoRoute);
+}
+
+TEST_F(RibTest, PortDownWithdrawsAndUpRestoresRoutes) {
+    addrs_.port_down(0);
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:a::99")->kind, NhKind::kNoRoute);
+    addrs_.port_up(0);
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:a::99")->kind, NhKind::kConnected);
+}
+
+TEST_F(RibTest, GatewayRouteFollowsItsNeighbour) {
+    ASSERT_TRUE(rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    const NextHop* nh = fib_nh("2001:db8:100::1");
+    ASSERT_EQ(nh->kind, NhKind::kNeighbor);
+    EXPECT_FALSE(nh->resolved);
+    EXPECT_EQ(nh->port, 0);
+
+    ASSERT_TRUE(neigh_.add_static(0, A("2001:db8:a::2"), kMacA).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    nh = fib_nh("2001:db8:100::1");
+    ASSERT_TRUE(nh->resolved);
+    EXPECT_EQ(Mac::from_bytes(nh->l2.dst_addr.addr_bytes), kMacA);
+    EXPECT_EQ(Mac::from_bytes(nh->l2.src_addr.addr_bytes).str(), "02:00:00:00:00:10");
+    // The neighbour itself is reachable through the same next hop.
+    EXPECT_EQ(fib_nh("2001:db8:a::2"), nh);
+
+    // A MAC change is one republication seen by every route through it.
+    ASSERT_TRUE(neigh_.add_static(0, A("2001:db8:a::2"), kMacB).ok());
+    EXPECT_EQ(Mac::from_bytes(fib_nh("2001:db8:100::1")->l2.dst_addr.addr_bytes), kMacB);
+
+    ASSERT_TRUE(neigh_.del(0, A("2001:db8:a::2")).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_FALSE(fib_nh("2001:db8:100::1")->resolved);
+    EXPECT_EQ(fib_nh("2001:db8:a::2")->kind, NhKind::kConnected);
+}
+
+TEST_F(RibTest, RoutesThroughOneGatewayShareOneNextHop) {
+    for (int i = 0; i < 50; i++) {
+        std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8, 0x10, uint8_t(i)};
+        ASSERT_TRUE(rib_.add_static({Prefix6(Ip6(b), 48), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
+    }
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:1000::1"), fib_nh("2001:db8:1031::1"));
+}
+
+struct Refusal {
+    const char* name;
+    RouteSpec spec;
+    absl::StatusCode code;
+    const char* message_part;
+};
+
+TEST_F(RibTest, AddRefusesWithReasonAndChangesNothing) {
+    ASSERT_TRUE(rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    const std::vector<Refusal> cases = {
+        {"host bits", {P("2001:db8:100::1/48"), RouteType::kUnicast, A("2001:db8:a::2")},
+         absl::StatusCode::kInvalidArgument, "did you mean 2001:db8:100::/48"},
+        {"unspecified gateway", {P("2001:db8:200::/48"), RouteType::kUnicast, A("::")},
+         absl::StatusCode::kInvalidArgument, "unspecified"},
+        {"link-local without dev", {P("2001:db8:200::/48"), RouteType::kUnicast, A("fe80::1")},
+         absl::StatusCode::kInvalidArgument, "needs dev"},
+        {"not on-link", {P("2001:db8:200::/48"), RouteType::kUnicast, A("2001:db8:c::1")},
+         absl::StatusCode::kFailedPrecondition, "not on-link"},
+        {"dev disagrees", {P("2001:db8:200::/48"), RouteType::kUnicast, A("2001:db8:a::2"), uint16_t(1)},
+         absl::StatusCode::kInvalidArgument, "on-link through p0, not through p1"},
+        {"own address", {P("2001:db8:200::/48"), RouteType::kUnicast, A("2001:db8:a::1")},
+         absl::StatusCode::kInvalidArgument, "our own addresses"},
+        {"exists", {P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::3")},
+         absl::StatusCode::kAlreadyExists, "route exists"},
+        {"blackhole with gateway", {P("2001:db8:300::/48"), RouteType::kBlackhole, A("2001:db8:a::2")},
+         absl::StatusCode::kInvalidArgument, "takes no gateway"},
+        {"nothing to reach", {P("2001:db8:300::/48"), RouteType::kUnicast},
+         absl::StatusCode::kInvalidArgument, "needs via"},
+    };
+    const std::string before = snapshot();
+    for (const Refusal& c : cases) {
+        SCOPED_TRACE(c.name);
+        absl::Status st = rib_.add_static(c.spec);
+        EXPECT_EQ(st.code(), c.code) << st;
+        EXPECT_NE(std::string(st.message()).find(c.message_part), std::string::npos) << st;
+        EXPECT_TRUE(rib_.commit().ok());
+        EXPECT_EQ(snapshot(), before);
+    }
+}
+
+TEST_F(RibTest, DeleteNeedsExactlyOneStaticMatch) {
+    ASSERT_TRUE(rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2"),
+                                 std::nullopt, 10}).ok());
+    ASSERT_TRUE(rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:b::2"),
+                                 std::nullopt, 20}).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 0) << "the lower metric forwards";
+    EXPECT_EQ(rib_.del_static({P("2001:db8:200::/48")}).code(), absl::StatusCode::kNotFound);
+    absl::Status several = rib_.del_static({P("2001:db8:100::/48")});
+    EXPECT_EQ(several.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(std::string(several.message()).find("several routes match"), std::string::npos);
+    EXPECT_EQ(rib_.del_static({P("2001:db8:a::/64")}).code(), absl::StatusCode::kFailedPrecondition)
+        << "connected routes belong to their address";
+    ASSERT_TRUE(rib_.del_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 1) << "the remaining route takes over";
+}
+
+TEST_F(RibTest, RejectTypesAndInterfaceRoutes) {
+    ASSERT_TRUE(rib_.add_static({P("2001:db8:dead::/48"), RouteType::kBlackhole}).ok());
+    ASSERT_TRUE(rib_.add_static({P("2001:db8:beef::/48"), RouteType::kUnreachable}).ok());
+    ASSERT_TRUE(rib_.add_static({P("2001:db8:cafe::/48"), RouteType::kUnicast, std::nullopt, uint16_t(1)}).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:dead::1")->kind, NhKind::kBlackhole);
+    EXPECT_EQ(fib_nh("2001:db8:beef::1")->kind, NhKind::kUnreachable);
+    EXPECT_EQ(fib_nh("2001:db8:cafe::1")->kind, NhKind::kConnected);
+    EXPECT_EQ(fib_nh("2001:db8:cafe::1")->port, 1);
+    // A neighbour on an interface route is reachable directly.
+    ASSERT_TRUE(neigh_.add_static(1, A("2001:db8:cafe::7"), kMacA).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_TRUE(fib_nh("2001:db8:cafe::7")->resolved);
+}
+
+TEST(CheckAddress, RefusesWhatCannotBeAssigned) {
+    struct Row {
+        const char* addr;
+        int plen;
+        const char* why;  // nullptr: accepted
+    };
+    const Row rows[] = {
+        {"2001:db8::1", 64, nullptr},
+        {"::", 64, "unspecified"},
+        {"::1", 128, "loopback"},
+        {"ff02::1", 64, "multicast"},
+        {"::ffff:10.0.0.1", 96, "IPv4-mapped"},
+        {"::224.0.0.1", 96, "class D"},
+        {"::10.0.0.1", 96, nullptr},
+        {"2001:db8::", 64, "subnet-router anycast"},
+        {"2001:db8::", 127, nullptr},
+        {"2001:db8::", 128, nullptr},
+        {"2001:db8::1", 0, "1..128"},
+        {"2001:db8::1", 129, "1..128"},
+    };
+    for (const Row& r : rows) {
+        SCOPED_TRACE(std::string(r.addr) + "/" + std::to_string(r.plen));
+        absl::Status st = check_address(A(r.addr), r.plen);
+        if (r.why == nullptr) {
+            EXPECT_TRUE(st.ok()) << st;
+        } else {
+            EXPECT_NE(std::string(st.message()).find(r.why), std::string::npos) << st;
+        }
+    }
+}
+
+TEST_F(RibTest, AddressUniqueness) {
+    absl::Status st = addrs_.add(0, A("2001:db8:a::1"), 64, true);
+    EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists);
+    EXPECT_NE(std::string(st.message()).find("exists"), std::string::npos);
+    st = addrs_.add(1, A("2001:db8:a::1"), 64, true);
+    EXPECT_NE(std::string(st.message()).find("in use on p0"), std::string::npos) << st;
+    EXPECT_TRUE(addrs_.add(0, A("fe80::1"), 64, true).ok());
+    EXPECT_TRUE(addrs_.add(1, A("fe80::1"), 64, true).ok()) << "link-local is per link";
+    EXPECT_EQ(addrs_.del(0, A("2001:db8:a::5"), 64, true).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RibTest, NeighbourRefusesLocalAddressesAndBadMacs) {
+    EXPECT_NE(std::string(neigh_.add_static(0, A("2001:db8:a::1"), kMacA).message()).find("local address"),
+              std::string::npos);
+    EXPECT_FALSE(neigh_.add_static(0, A("2001:db8:a::2"), Mac({0x01, 0, 0, 0, 0, 1})).ok());
+    EXPECT_FALSE(neigh_.add_static(0, A("ff02::1"), kMacA).ok());
+    EXPECT_EQ(neigh_.del(0, A("2001:db8:a::9")).code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace fp6
