@@ -6,8 +6,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -232,8 +234,23 @@ int run(const Options& o) {
             });
             loop.add_fd(router.dataplane().punt_eventfd(), [&] { router.handle_punts(); });
             loop.add_timer(250, [&] { router.poll_links(); });
+            // One timer for neighbour discovery, re-armed for the earliest
+            // deadline before every wait.
+            int nd_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+            loop.add_fd(nd_timer, [&] {
+                uint64_t n;
+                if (read(nd_timer, &n, sizeof(n)) > 0)
+                    router.on_timer();
+            });
             loop.set_before_wait([&] {
                 router.handle_punts();
+                itimerspec its{};
+                if (auto next = router.next_deadline()) {
+                    uint64_t at = std::max<uint64_t>(*next, 1);
+                    its.it_value.tv_sec = time_t(at / 1000);
+                    its.it_value.tv_nsec = long(at % 1000) * 1000000L;
+                }
+                timerfd_settime(nd_timer, TFD_TIMER_ABSTIME, &its, nullptr);
                 return router.dataplane().arm_punt_wakeup();
             });
             router.poll_links();
@@ -241,6 +258,7 @@ int run(const Options& o) {
                     workers.size(), rte_get_main_lcore());
             loop.run();
             close(sfd);
+            close(nd_timer);
         }
         router.dataplane().stop_workers();
         router.shutdown();

@@ -1,8 +1,11 @@
 #include "control/router.h"
 
+#include <rte_errno.h>
 #include <rte_mbuf.h>
+#include <time.h>
 
 #include "common/log.h"
+#include "nd/ndp.h"
 
 namespace fp6 {
 
@@ -125,13 +128,19 @@ absl::Status Router::commit(const std::function<void()>& undo) {
     return st;
 }
 
-bool Router::port_routes_up(uint16_t port) const { return dp_->port(port).admin_up; }
+bool Router::port_routes_up(uint16_t port) const {
+    auto it = port_nd_.find(port);
+    return it != port_nd_.end() && it->second.oper;
+}
 
 void Router::publish_port_addrs(uint16_t port) {
     auto* pa = new PortAddrs;
     if (port_routes_up(port)) {
+        // Tentative and duplicate addresses are not accepted as ours (RFC
+        // 4862 5.4); their ND still arrives through the solicited-node group.
         for (const Address& a : addrs_.on_port(port))
-            pa->unicast.push_back(a.addr);
+            if (a.usable())
+                pa->unicast.push_back(a.addr);
         pa->groups = addrs_.groups(port);
     }
     PortAddrs* old = rcu_xchg_pointer(&tables_->ports[port].addrs, pa);
@@ -154,6 +163,9 @@ absl::StatusOr<nlohmann::json> Router::port_add(const nlohmann::json& a) {
         return absl::InvalidArgumentError(fmt::format("mtu {} is below the IPv6 minimum of 1280", *mtu));
     FP6_ASSIGN(id, dp_->add_port(name, devargs, uint16_t(mtu.value_or(1500))));
     rib_.set_port(id, RibPortInfo{name, dp_->port(id).mac});
+    PortNd nd;
+    nd.no_linklocal = a.value("no_linklocal", false);
+    port_nd_[id] = nd;
     publish_port_addrs(id);
     return nlohmann::json(nullptr);
 }
@@ -161,29 +173,77 @@ absl::StatusOr<nlohmann::json> Router::port_add(const nlohmann::json& a) {
 void Router::set_port_up(uint16_t port, bool up) {
     if (dp_->port(port).admin_up == up)
         return;
-    if (!up)
-        addrs_.port_down(port);
     dp_->set_admin(port, up);
-    if (up)
+    // Learn the link state now rather than at the next poll.
+    dp_->poll_links();
+    update_oper(port);
+}
+
+void Router::update_oper(uint16_t port) {
+    PortNd& nd = port_nd_[port];
+    const PortState& ps = dp_->port(port);
+    bool oper = ps.in_use && ps.admin_up && ps.link_up;
+    if (oper == nd.oper)
+        return;
+    nd.oper = oper;
+    if (oper) {
+        // RFC 4862 5.3: a link-local address from the interface identifier
+        // (modified EUI-64 of the MAC, RFC 4291 appendix A) at bring-up,
+        // unless the operator gave one or asked for none.
+        if (!nd.no_linklocal && !addrs_.has_linklocal(port)) {
+            Ip6 ll = linklocal_from_mac(ps.mac);
+            if (absl::Status st = addrs_.add(port, ll, 64, false, true); !st.ok())
+                FP6_LOG(ERR, Rib, "{}: link-local {}: {}", ps.name, ll.str(), std::string(st.message()));
+        }
         addrs_.port_up(port);
+        program_mcast(port);
+        for (const Address& a : addrs_.on_port(port))
+            start_dad(port, a.addr);
+    } else {
+        dad_.cancel_port(port);
+        addrs_.port_down(port);
+    }
     publish_port_addrs(port);
+    if (absl::Status st = rib_.commit(); !st.ok())
+        FP6_LOG(ERR, Rib, "{}: routes not published: {}", ps.name, std::string(st.message()));
+    FP6_LOG(INFO, Port, "{}: {}", ps.name, oper ? "operational: addresses being checked (DAD)"
+                                                : "not operational: routes withdrawn");
+}
+
+void Router::program_mcast(uint16_t port) {
+    std::vector<rte_ether_addr> macs;
+    for (const Ip6& g : addrs_.groups(port)) {
+        rte_ether_addr e;
+        std::memcpy(e.addr_bytes, Mac::for_multicast(g).data(), 6);
+        macs.push_back(e);
+    }
+    // Where the device has a multicast filter, program it; where it has
+    // none (most vdevs receive everything), the workers filter the groups
+    // in software anyway (PortAddrs::groups).
+    int rc = rte_eth_dev_set_mc_addr_list(port, macs.data(), uint32_t(macs.size()));
+    if (rc != 0 && rc != -ENOTSUP)
+        FP6_LOG(INFO, Port, "{}: multicast filter not programmed: {}", dp_->port(port).name,
+                rte_strerror(-rc));
 }
 
 absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
     FP6_ASSIGN(port, port_by_name(a, "ifname"));
     FP6_ASSIGN(mtu, opt_num(a, "mtu", 16000));
-    if (a.contains("dad_transmits") || a.contains("retrans_timer"))
-        // TODO: duplicate address detection is its own issue; refuse the
-        // settings until they do something rather than accept them silently.
-        return absl::UnimplementedError("dad-transmits and retrans-timer are not supported yet");
+    FP6_ASSIGN(transmits, opt_num(a, "dad_transmits", 10));
+    FP6_ASSIGN(retrans, opt_num(a, "retrans_timer", 3600000));
+    if (retrans && *retrans < 10)
+        return absl::InvalidArgumentError("retrans-timer must be at least 10 ms");
+    PortNd& nd = port_nd_[port];
+    if (transmits)
+        nd.dad.transmits = unsigned(*transmits);
+    if (retrans)
+        nd.dad.retrans_ms = unsigned(*retrans);
     if (mtu)
         FP6_RETURN_IF_ERROR(dp_->set_mtu(port, uint16_t(*mtu)));
     if (auto state = opt_str(a, "state")) {
         if (*state != "up" && *state != "down")
             return absl::InvalidArgumentError(fmt::format("state must be up or down, not \"{}\"", *state));
-        bool was = dp_->port(port).admin_up;
         set_port_up(port, *state == "up");
-        FP6_RETURN_IF_ERROR(commit([&] { set_port_up(port, was); }));
     }
     return nlohmann::json(nullptr);
 }
@@ -194,9 +254,11 @@ absl::StatusOr<nlohmann::json> Router::port_del(const nlohmann::json& a) {
         if (r->origin == RouteOrigin::kStatic && r->port == port)
             return absl::FailedPreconditionError(fmt::format(
                 "port {} still carries route {}; delete it first", dp_->port(port).name, r->dst.str()));
-    addrs_.forget_port(port, dp_->port(port).admin_up);
+    dad_.cancel_port(port);
+    addrs_.forget_port(port, port_routes_up(port));
     neigh_.forget_port(port);
     dp_->set_admin(port, false);
+    port_nd_.erase(port);
     publish_port_addrs(port);
     // Removing a port's routes only shrinks the FIB: this cannot fail for size.
     FP6_RETURN_IF_ERROR(rib_.commit());
@@ -266,6 +328,10 @@ absl::StatusOr<nlohmann::json> Router::addr_add(const nlohmann::json& a) {
     bool up = port_routes_up(port);
     FP6_RETURN_IF_ERROR(addrs_.add(port, local.first, local.second, up));
     FP6_RETURN_IF_ERROR(commit([&] { (void)addrs_.del(port, local.first, local.second, up); }));
+    if (up) {
+        program_mcast(port);
+        start_dad(port, local.first);
+    }
     publish_port_addrs(port);
     return nlohmann::json(nullptr);
 }
@@ -275,7 +341,10 @@ absl::StatusOr<nlohmann::json> Router::addr_del(const nlohmann::json& a) {
     FP6_ASSIGN(local, parse_local(a));
     bool up = port_routes_up(port);
     FP6_RETURN_IF_ERROR(addrs_.del(port, local.first, local.second, up));
+    dad_.cancel(port, local.first);
     FP6_RETURN_IF_ERROR(rib_.commit());
+    if (up)
+        program_mcast(port);
     publish_port_addrs(port);
     return nlohmann::json(nullptr);
 }
@@ -296,8 +365,8 @@ absl::StatusOr<nlohmann::json> Router::addr_show(const nlohmann::json& a) {
                             {"local", ad.addr.str()},
                             {"prefixlen", ad.plen},
                             {"scope", ad.addr.is_linklocal() ? "link" : "global"},
-                            {"tentative", false},
-                            {"dadfailed", false},
+                            {"tentative", ad.state != AddrState::kPreferred},
+                            {"dadfailed", ad.state == AddrState::kDuplicate},
                             {"deprecated", false}});
         out.push_back({{"ifname", dp_->port(id).name}, {"addr_info", info}});
     }
@@ -471,9 +540,17 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
     nlohmann::json drops = nlohmann::json::object();
     for (size_t d = 0; d < size_t(Drop::kCount); d++)
         drops[drop_name(Drop(d))] = totals[d];
+    nlohmann::json nd_drops = nlohmann::json::object();
+    for (size_t d = 0; d < kNdDropCount; d++)
+        nd_drops[nd_drop_name(NdDrop(d))] = ctl_stats_.nd_drops[d];
     nlohmann::json control = {{"punt_received", ctl_stats_.punt_received},
                               {"punt_unhandled", ctl_stats_.punt_unhandled},
-                              {"tx_dropped", dp_->control_tx_dropped()}};
+                              {"ns_sent", ctl_stats_.ns_sent},
+                              {"na_sent", ctl_stats_.na_sent},
+                              {"echo_replies", ctl_stats_.echo_replies},
+                              {"no_mbuf", ctl_stats_.no_mbuf},
+                              {"tx_dropped", dp_->control_tx_dropped()},
+                              {"nd_drops", nd_drops}};
     return nlohmann::json{{"ports", ports}, {"workers", workers}, {"drops", drops},
                           {"control", control}};
 }
@@ -489,17 +566,70 @@ absl::StatusOr<nlohmann::json> Router::stats_reset(const nlohmann::json&) {
 
 /* ---- events ---- */
 
-void Router::poll_links() { dp_->poll_links(); }
+void Router::poll_links() {
+    for (uint16_t port : dp_->poll_links())
+        update_oper(port);
+}
+
+uint64_t Router::now_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+std::optional<uint64_t> Router::next_deadline() const { return dad_.next_deadline(); }
+
+void Router::on_timer() { apply_dad(dad_.poll(now_ms())); }
+
+void Router::start_dad(uint16_t port, const Ip6& addr) {
+    apply_dad(dad_.start(port, addr, port_nd_[port].dad, now_ms()));
+}
+
+void Router::apply_dad(const std::vector<DadAction>& actions) {
+    for (const DadAction& act : actions) {
+        const std::string& name = dp_->port(act.port).name;
+        switch (act.kind) {
+        case DadAction::kSendProbe:
+            send_ns_probe(act.port, act.addr, act.nonce);
+            break;
+        case DadAction::kUsable:
+            if (!addrs_.set_state(act.port, act.addr, AddrState::kPreferred))
+                break;
+            FP6_LOG(INFO, Nd, "{}: {} passed duplicate address detection: in use", name, act.addr.str());
+            break;
+        case DadAction::kDuplicate: {
+            const Address* a = addrs_.find(act.port, act.addr);
+            if (a == nullptr || !addrs_.set_state(act.port, act.addr, AddrState::kDuplicate))
+                break;
+            // RFC 4862 5.4.5: a duplicate EUI-64 link-local means another
+            // interface has our MAC. fp6 keeps the port's other addresses
+            // (they passed their own DAD) and says so loudly.
+            if (a->auto_linklocal)
+                FP6_LOG(ERR, Nd, "{}: link-local {} is duplicate: another node uses MAC {}; "
+                        "the port's other addresses stay in use", name, act.addr.str(),
+                        dp_->port(act.port).mac.str());
+            else
+                FP6_LOG(WARNING, Nd, "{}: {} is a duplicate address on the link: not used", name,
+                        act.addr.str());
+            program_mcast(act.port);
+            break;
+        }
+        }
+        if (act.kind != DadAction::kSendProbe) {
+            publish_port_addrs(act.port);
+            if (absl::Status st = rib_.commit(); !st.ok())
+                FP6_LOG(ERR, Rib, "{}: routes not published: {}", name, std::string(st.message()));
+        }
+    }
+}
 
 void Router::handle_punts() {
     rte_mbuf* pkts[64];
     unsigned n;
     while ((n = dp_->drain_punts(pkts, 64)) != 0) {
         ctl_stats_.punt_received += n;
-        // TODO: neighbour discovery and ICMPv6 answer punted packets in their
-        // own issues; until then they are counted and freed.
-        ctl_stats_.punt_unhandled += n;
-        rte_pktmbuf_free_bulk(pkts, n);
+        for (unsigned i = 0; i < n; i++)
+            handle_local(pkts[i]);
     }
 }
 

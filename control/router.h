@@ -6,12 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "control/api/protocol.h"
 #include "dataplane/dataplane.h"
+#include "nd/dad.h"
 #include "nd/neigh.h"
 #include "rib/addr.h"
 #include "rib/fib.h"
@@ -25,10 +27,22 @@ struct RouterConfig {
     uint32_t max_nexthops = 1u << 20;
 };
 
-/* Control-thread counters of what arrived over the punt ring. */
+/* Control-thread counters of what arrived over the punt ring and what the
+ * control thread sent. */
 struct ControlStats {
     uint64_t punt_received = 0;
     uint64_t punt_unhandled = 0;  // nothing in fp6 answers this kind of packet yet
+    uint64_t ns_sent = 0, na_sent = 0, echo_replies = 0;
+    uint64_t nd_drops[32] = {};   // indexed by NdDrop
+    uint64_t no_mbuf = 0;
+};
+
+/* Per-port settings of neighbour discovery, and whether the port is
+ * operational (admin up and link up), which is when its addresses work. */
+struct PortNd {
+    DadParams dad;
+    bool no_linklocal = false;
+    bool oper = false;
 };
 
 class Router {
@@ -47,6 +61,11 @@ public:
     /* Periodic work and punted packets (called from the event loop). */
     void poll_links();
     void handle_punts();
+    /* Timers of neighbour discovery: the event loop arms a timer for
+     * next_deadline() (CLOCK_MONOTONIC, ms) and calls on_timer() then. */
+    std::optional<uint64_t> next_deadline() const;
+    void on_timer();
+    static uint64_t now_ms();
     /* Stops every port (shutdown); workers must already be stopped. */
     void shutdown();
 
@@ -75,6 +94,20 @@ private:
     absl::StatusOr<RouteSpec> route_spec(const nlohmann::json& a, bool for_add) const;
     nlohmann::json route_json(const Route& r) const;
     void set_port_up(uint16_t port, bool up);
+    /* Re-evaluates admin && link: addresses, DAD and routes follow. */
+    void update_oper(uint16_t port);
+    void start_dad(uint16_t port, const Ip6& addr);
+    void apply_dad(const std::vector<DadAction>& actions);
+    void program_mcast(uint16_t port);
+
+    /* Packets addressed to the router (control/local.cc). */
+    void handle_local(rte_mbuf* m);
+    void handle_nd(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t len);
+    void handle_echo(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t len);
+    void send_ns_probe(uint16_t port, const Ip6& target, uint64_t nonce);
+    void send_na(uint16_t port, const Mac& dst_mac, const Ip6& dst, const Ip6& target, bool solicited);
+    /* Sends an IPv6 packet of len bytes (already built in buf) to dst_mac. */
+    void send_ip6(uint16_t port, const Mac& dst_mac, const uint8_t* buf, size_t len);
     /* Publishes the FIB if routes changed; on failure undo() is run and the
      * FIB published again, so the refused change leaves no trace. */
     absl::Status commit(const std::function<void()>& undo);
@@ -90,6 +123,8 @@ private:
     NeighCache neigh_;
     std::unique_ptr<Dataplane> dp_;
     ControlStats ctl_stats_;
+    Dad dad_;
+    std::map<uint16_t, PortNd> port_nd_;
 };
 
 }  // namespace fp6

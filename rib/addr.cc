@@ -29,7 +29,8 @@ absl::Status check_address(const Ip6& a, int plen) {
     return absl::OkStatus();
 }
 
-absl::Status AddrTable::add(uint16_t port, const Ip6& addr, int plen, bool port_up) {
+absl::Status AddrTable::add(uint16_t port, const Ip6& addr, int plen, bool port_up,
+                            bool auto_linklocal) {
     if (absl::Status st = check_address(addr, plen); !st.ok())
         return st;
     for (const Address& e : addrs_) {
@@ -43,7 +44,7 @@ absl::Status AddrTable::add(uint16_t port, const Ip6& addr, int plen, bool port_
                 fmt::format("{} in use on {}", addr.str(), p != nullptr ? p->name : "?"));
         }
     }
-    Address a{addr, plen, port};
+    Address a{addr, plen, port, AddrState::kTentative, auto_linklocal};
     addrs_.push_back(a);
     if (port_up)
         install(a);
@@ -68,26 +69,67 @@ absl::Status AddrTable::del(uint16_t port, const Ip6& addr, int plen, bool port_
 
 void AddrTable::install(const Address& a) {
     rib_.add_connected(a.subnet(), a.port);
-    rib_.add_local(a.addr, a.port);
+    if (a.usable())
+        rib_.add_local(a.addr, a.port);
 }
 
 void AddrTable::withdraw(const Address& a) {
-    rib_.del_local(a.addr, a.port);
+    if (a.usable())
+        rib_.del_local(a.addr, a.port);
     rib_.del_connected(a.subnet(), a.port);
 }
 
 void AddrTable::port_up(uint16_t port) {
-    for (const Address& a : addrs_)
-        if (a.port == port)
-            install(a);
+    for (Address& a : addrs_) {
+        if (a.port != port)
+            continue;
+        a.state = AddrState::kTentative;
+        install(a);
+    }
     generation_++;
 }
 
 void AddrTable::port_down(uint16_t port) {
-    for (const Address& a : addrs_)
-        if (a.port == port)
-            withdraw(a);
+    for (Address& a : addrs_) {
+        if (a.port != port)
+            continue;
+        withdraw(a);
+        a.state = AddrState::kTentative;
+    }
     generation_++;
+}
+
+bool AddrTable::set_state(uint16_t port, const Ip6& addr, AddrState state) {
+    for (Address& a : addrs_) {
+        if (a.port != port || a.addr != addr)
+            continue;
+        if (a.usable() && state != AddrState::kPreferred)
+            rib_.del_local(a.addr, a.port);
+        else if (!a.usable() && state == AddrState::kPreferred)
+            rib_.add_local(a.addr, a.port);
+        if (a.state != state)
+            generation_++;
+        a.state = state;
+        return true;
+    }
+    return false;
+}
+
+const Address* AddrTable::find(uint16_t port, const Ip6& addr) const {
+    for (const Address& a : addrs_)
+        if (a.port == port && a.addr == addr)
+            return &a;
+    return nullptr;
+}
+
+bool AddrTable::is_usable_on(uint16_t port, const Ip6& addr) const {
+    const Address* a = find(port, addr);
+    return a != nullptr && a->usable();
+}
+
+bool AddrTable::has_linklocal(uint16_t port) const {
+    return std::any_of(addrs_.begin(), addrs_.end(),
+                       [&](const Address& a) { return a.port == port && a.addr.is_linklocal(); });
 }
 
 void AddrTable::forget_port(uint16_t port, bool port_up) {
@@ -108,7 +150,9 @@ std::vector<Address> AddrTable::on_port(uint16_t port) const {
 std::vector<Ip6> AddrTable::groups(uint16_t port) const {
     std::vector<Ip6> g{kAllNodes, kAllRouters};
     for (const Address& a : addrs_) {
-        if (a.port != port)
+        // RFC 4862 5.4.2: the solicited-node group is joined before the
+        // first probe, so tentative addresses count.
+        if (a.port != port || a.state == AddrState::kDuplicate)
             continue;
         Ip6 sn = a.addr.solicited_node();
         if (std::find(g.begin(), g.end(), sn) == g.end())

@@ -4,10 +4,13 @@
  * addresses and joined groups of each port) is copied into an immutable
  * PortAddrs and published by the control layer (see dataplane/tables.h).
  *
- * An address on an up port brings a connected route for its prefix and a
- * local /128; both go when the address goes or the port goes down, and come
- * back when the port comes up again. Every change of the usable set bumps
- * generation(), which source-address selection keys its cache on. */
+ * An address on an up port brings a connected route for its prefix at once
+ * (so gateway routes through it can be configured while DAD runs, as Linux
+ * and illumos allow) and its local /128 once it is preferred. Both go when
+ * the address goes or the port goes down; the address itself stays, back to
+ * tentative, and is checked again when the port comes up. Every change of
+ * the usable set bumps generation(), which source-address selection keys its
+ * cache on. */
 #pragma once
 
 #include <cstdint>
@@ -20,11 +23,19 @@
 
 namespace fp6 {
 
+/* An address is tentative until duplicate address detection proves it
+ * unique (preferred), or duplicate when it did not. Only a preferred address
+ * is used: as a source, and as a destination we accept. */
+enum class AddrState : uint8_t { kTentative, kPreferred, kDuplicate };
+
 struct Address {
     Ip6 addr;
     int plen = 64;
     uint16_t port = kNoPort;
+    AddrState state = AddrState::kTentative;
+    bool auto_linklocal = false;  // derived from the MAC by fp6 at port up
     Prefix6 subnet() const { return Prefix6(addr, plen).canonical(); }
+    bool usable() const { return state == AddrState::kPreferred; }
 };
 
 /* Checks of an address given to `addr add`, as the original design does
@@ -44,12 +55,21 @@ public:
      * port (AlreadyExists "exists"); a non-link-local address already on
      * another port (AlreadyExists "in use on PORT"). `port_up` says whether
      * the port's routes are to be installed now. Undone by del(). */
-    absl::Status add(uint16_t port, const Ip6& addr, int plen, bool port_up);
+    absl::Status add(uint16_t port, const Ip6& addr, int plen, bool port_up,
+                     bool auto_linklocal = false);
     /* NotFound when the address is not on the port. */
     absl::Status del(uint16_t port, const Ip6& addr, int plen, bool port_up);
-    /* Installs / withdraws the routes of every address of the port. */
+    /* Installs / withdraws the routes of every address of the port; both
+     * leave every address of the port tentative. */
     void port_up(uint16_t port);
     void port_down(uint16_t port);
+    /* The outcome of DAD for an address of an up port: kPreferred installs
+     * its local /128, kDuplicate (or back to kTentative) withdraws it.
+     * Returns false if the address is not there. */
+    bool set_state(uint16_t port, const Ip6& addr, AddrState state);
+    const Address* find(uint16_t port, const Ip6& addr) const;
+    /* A usable (preferred) address of the port equal to `a`. */
+    bool is_usable_on(uint16_t port, const Ip6& a) const;
     /* Drops every address of the port (the port is being deleted). */
     void forget_port(uint16_t port, bool port_up);
 
@@ -59,6 +79,7 @@ public:
      * solicited-node group of each address (RFC 4291 2.7.1, 2.8). */
     std::vector<Ip6> groups(uint16_t port) const;
     bool is_ours(const Ip6& a) const;
+    bool has_linklocal(uint16_t port) const;
     uint64_t generation() const { return generation_; }
 
 private:

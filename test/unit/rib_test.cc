@@ -24,6 +24,9 @@ protected:
         rib_.set_port(1, {"p1", Mac({0x02, 0, 0, 0, 0, 0x11})});
         EXPECT_TRUE(addrs_.add(0, A("2001:db8:a::1"), 64, true).ok());
         EXPECT_TRUE(addrs_.add(1, A("2001:db8:b::1"), 64, true).ok());
+        // As if duplicate address detection had passed.
+        EXPECT_TRUE(addrs_.set_state(0, A("2001:db8:a::1"), AddrState::kPreferred));
+        EXPECT_TRUE(addrs_.set_state(1, A("2001:db8:b::1"), AddrState::kPreferred));
         EXPECT_TRUE(rib_.commit().ok());
     }
 
@@ -59,13 +62,31 @@ TEST_F(RibTest, AddressBringsConnectedAndLocalRoutes) {
     EXPECT_EQ(fib_nh("2001:db8:a::1")->kind, NhKind::kNoRoute);
 }
 
+TEST_F(RibTest, TentativeAddressHasConnectedRouteButNoLocalEntry) {
+    ASSERT_TRUE(addrs_.add(0, A("2001:db8:a::7"), 64, true).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:a::7")->kind, NhKind::kConnected);
+    uint64_t gen = addrs_.generation();
+    ASSERT_TRUE(addrs_.set_state(0, A("2001:db8:a::7"), AddrState::kPreferred));
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:a::7")->kind, NhKind::kLocal);
+    EXPECT_GT(addrs_.generation(), gen) << "the usable set changed";
+    ASSERT_TRUE(addrs_.set_state(0, A("2001:db8:a::7"), AddrState::kDuplicate));
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:a::7")->kind, NhKind::kConnected);
+    EXPECT_EQ(addrs_.groups(0).size(), 3u) << "all-nodes, all-routers, a::1's group, not the duplicate's";
+}
+
 TEST_F(RibTest, PortDownWithdrawsAndUpRestoresRoutes) {
     addrs_.port_down(0);
     ASSERT_TRUE(rib_.commit().ok());
     EXPECT_EQ(fib_nh("2001:db8:a::99")->kind, NhKind::kNoRoute);
+    EXPECT_EQ(addrs_.find(0, A("2001:db8:a::1"))->state, AddrState::kTentative)
+        << "the address stays, to be checked again";
     addrs_.port_up(0);
     ASSERT_TRUE(rib_.commit().ok());
     EXPECT_EQ(fib_nh("2001:db8:a::99")->kind, NhKind::kConnected);
+    EXPECT_EQ(fib_nh("2001:db8:a::1")->kind, NhKind::kConnected) << "local only after DAD";
 }
 
 TEST_F(RibTest, GatewayRouteFollowsItsNeighbour) {

@@ -1,0 +1,185 @@
+/* Packets addressed to the router, as the control thread receives them from
+ * the punt ring: neighbour discovery (duplicate address detection and the
+ * defence of our addresses) and echo requests. Control thread only. */
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include <array>
+
+#include "common/log.h"
+#include "control/router.h"
+#include "nd/ndp.h"
+
+namespace fp6 {
+namespace {
+
+constexpr uint8_t kProtoIcmp6 = 58;
+constexpr uint8_t kIcmp6EchoRequest = 128;
+constexpr uint8_t kIcmp6EchoReply = 129;
+constexpr size_t kEth = sizeof(rte_ether_hdr);
+constexpr size_t kIp6 = 40;
+constexpr uint8_t kEchoHopLimit = 64;
+
+}  // namespace
+
+void Router::handle_local(rte_mbuf* m) {
+    uint16_t port = m->port;
+    // Everything below reads the frame as one buffer; ND and echo requests
+    // fit one segment, a chained one is not for us to answer.
+    if (m->nb_segs != 1 || m->data_len < kEth + kIp6 || !port_routes_up(port)) {
+        ctl_stats_.punt_unhandled++;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    const uint8_t* ip6 = frame + kEth;
+    size_t len = m->data_len - kEth;
+    uint8_t next = ip6[6];
+    uint8_t type = len > kIp6 ? ip6[kIp6] : 0;
+    if (next == kProtoIcmp6 && type >= kIcmp6RouterSolicit && type <= kIcmp6NeighborAdvert) {
+        handle_nd(m, port, ip6, len);
+        return;
+    }
+    if (next == 44 /* Fragment */ && len >= kIp6 + 8 && ip6[kIp6] == kProtoIcmp6) {
+        // RFC 6980 5: fragmented ND is dropped; count it as ND.
+        ctl_stats_.nd_drops[size_t(NdDrop::kFragmented)]++;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    if (next == kProtoIcmp6 && type == kIcmp6EchoRequest) {
+        handle_echo(m, port, ip6, len);
+        return;
+    }
+    // TODO: MLD, ICMPv6 errors for UDP/TCP to the router and the exception
+    // path to the host come with their issues; until then counted and freed.
+    ctl_stats_.punt_unhandled++;
+    rte_pktmbuf_free(m);
+}
+
+void Router::handle_nd(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t len) {
+    NdParse parsed = parse_nd(ip6, len);
+    const rte_ether_hdr* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    Mac eth_src = Mac::from_bytes(eth->src_addr.addr_bytes);
+    rte_pktmbuf_free(m);
+    if (auto* drop = std::get_if<NdDrop>(&parsed)) {
+        ctl_stats_.nd_drops[size_t(*drop)]++;
+        return;
+    }
+    const NdMessage& msg = std::get<NdMessage>(parsed);
+    const Address* ours = addrs_.find(port, msg.target);
+    if (msg.type == kIcmp6NeighborAdvert) {
+        // RFC 4862 5.4.4: an NA for a tentative address: someone has it.
+        if (ours != nullptr && ours->state == AddrState::kTentative)
+            apply_dad(dad_.on_na(port, msg.target));
+        // TODO: NAs update the neighbour cache with neighbour discovery.
+        return;
+    }
+    if (msg.type != kIcmp6NeighborSolicit || ours == nullptr)
+        return;  // TODO: RS/RA and the neighbour cache come with neighbour discovery.
+    if (ours->state == AddrState::kTentative) {
+        // RFC 4862 5.4.3: only someone else's DAD (from ::) conflicts; an NS
+        // from a unicast source for a tentative address is ignored.
+        if (msg.src.is_unspecified())
+            apply_dad(dad_.on_dad_ns(port, msg.target, msg.nonce));
+        return;
+    }
+    if (!ours->usable())
+        return;
+    if (msg.src.is_unspecified()) {
+        // RFC 4861 7.2.4: an NS from :: is another node's DAD for our
+        // address: answer to all-nodes, unsolicited, so it sees the conflict.
+        send_na(port, Mac::for_multicast(kAllNodes), kAllNodes, msg.target, false);
+        return;
+    }
+    send_na(port, msg.src_lladdr.value_or(eth_src), msg.src, msg.target, true);
+}
+
+void Router::handle_echo(rte_mbuf* m, uint16_t port, const uint8_t*, size_t len) {
+    uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    uint8_t* ip6 = frame + kEth;
+    Ip6 src = Ip6::from_bytes(ip6 + 8), dst = Ip6::from_bytes(ip6 + 24);
+    size_t plen = size_t(ip6[4]) << 8 | ip6[5];
+    uint8_t* icmp = ip6 + kIp6;
+    bool ok = plen + kIp6 == len && plen >= 8 && icmp[1] == 0 &&
+              icmp6_checksum_ok(src, dst, icmp, plen) && !src.is_unspecified() && !src.is_multicast();
+    std::optional<Ip6> from;
+    if (ok && !dst.is_multicast()) {
+        // Any usable address of ours answers (the FIB punted it as local).
+        for (const Address& a : addrs_.all())
+            if (a.addr == dst && a.usable())
+                from = dst;
+    } else if (ok && (dst == kAllNodes || dst == kAllRouters)) {
+        // Answered from a unicast address of the port it came in on, of the
+        // scope of the asker.
+        for (const Address& a : addrs_.on_port(port))
+            if (a.usable() && (!from || a.addr.is_linklocal() == src.is_linklocal()))
+                if (!from || from->is_linklocal() != src.is_linklocal())
+                    from = a.addr;
+    }
+    if (!from) {
+        ctl_stats_.punt_unhandled++;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    // The reply reuses the request's buffer: addresses swapped, payload
+    // echoed whole, and it goes back to the L2 address it came from.
+    // TODO: a reply toward an off-link asker follows the request's last hop
+    // rather than a route lookup; routed origination comes with ICMPv6 errors.
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
+    rte_ether_addr peer = eth->src_addr;
+    eth->dst_addr = peer;
+    std::memcpy(eth->src_addr.addr_bytes, dp_->port(port).mac.data(), 6);
+    ip6[7] = kEchoHopLimit;
+    std::memcpy(ip6 + 8, from->data(), 16);
+    std::memcpy(ip6 + 24, src.data(), 16);
+    icmp[0] = kIcmp6EchoReply;
+    icmp[2] = icmp[3] = 0;
+    uint16_t ck = icmp6_checksum(*from, src, icmp, plen);
+    icmp[2] = uint8_t(ck >> 8);
+    icmp[3] = uint8_t(ck);
+    ctl_stats_.echo_replies++;
+    dp_->send(port, m);
+}
+
+void Router::send_ip6(uint16_t port, const Mac& dst_mac, const uint8_t* buf, size_t len) {
+    rte_mbuf* m = rte_pktmbuf_alloc(dp_->pool());
+    uint8_t* p = m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kEth + len))) : nullptr;
+    if (p == nullptr) {
+        ctl_stats_.no_mbuf++;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
+    std::memcpy(eth->dst_addr.addr_bytes, dst_mac.data(), 6);
+    std::memcpy(eth->src_addr.addr_bytes, dp_->port(port).mac.data(), 6);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+    std::memcpy(p + kEth, buf, len);
+    dp_->send(port, m);
+}
+
+void Router::send_ns_probe(uint16_t port, const Ip6& target, uint64_t nonce) {
+    // RFC 4862 5.4.2: from ::, to the target's solicited-node group, no
+    // source link-layer option; with a Nonce (RFC 7527).
+    std::array<uint8_t, kNsMaxLen> buf;
+    Ip6 group = target.solicited_node();
+    size_t len = build_ns(buf, Ip6(), group, target, std::nullopt, nonce);
+    if (len == 0)
+        return;
+    send_ip6(port, Mac::for_multicast(group), buf.data(), len);
+    ctl_stats_.ns_sent++;
+}
+
+void Router::send_na(uint16_t port, const Mac& dst_mac, const Ip6& dst, const Ip6& target,
+                     bool solicited) {
+    // RFC 4861 7.2.4: R set (we are a router), O set, our MAC as target
+    // link-layer address; from the target address itself.
+    std::array<uint8_t, kNaMaxLen> buf;
+    size_t len = build_na(buf, target, dst, target, true, solicited, true, dp_->port(port).mac);
+    if (len == 0)
+        return;
+    send_ip6(port, dst_mac, buf.data(), len);
+    ctl_stats_.na_sent++;
+}
+
+}  // namespace fp6
