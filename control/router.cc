@@ -30,7 +30,7 @@ absl::StatusOr<std::optional<uint64_t>> opt_num(const nlohmann::json& a, const c
     auto it = a.find(key);
     if (it == a.end())
         return std::optional<uint64_t>();
-    if (!it->is_number_unsigned() || it->get<uint64_t>() > max)
+    if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<uint64_t>() > max)
         return absl::InvalidArgumentError(fmt::format("\"{}\" must be a number 0..{}", key, max));
     return std::optional<uint64_t>(it->get<uint64_t>());
 }
@@ -74,6 +74,12 @@ Router::Router(RouterConfig cfg)
       neigh_(rib_, addrs_) {
     tables_->fib = &fib_;
     tables_->nexthops = &nexthops_;
+    if (!cfg_.clock)
+        cfg_.clock = [] {
+            timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+        };
 }
 
 Router::~Router() = default;
@@ -571,11 +577,6 @@ void Router::poll_links() {
         update_oper(port);
 }
 
-uint64_t Router::now_ms() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
-}
 
 std::optional<uint64_t> Router::next_deadline() const { return dad_.next_deadline(); }
 

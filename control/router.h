@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +26,8 @@ namespace fp6 {
 struct RouterConfig {
     DataplaneConfig dataplane;
     uint32_t max_nexthops = 1u << 20;
+    /* Milliseconds on a monotonic clock; tests replace it with a fake one. */
+    std::function<uint64_t()> clock;
 };
 
 /* Control-thread counters of what arrived over the punt ring and what the
@@ -65,7 +68,11 @@ public:
      * next_deadline() (CLOCK_MONOTONIC, ms) and calls on_timer() then. */
     std::optional<uint64_t> next_deadline() const;
     void on_timer();
-    static uint64_t now_ms();
+    uint64_t now_ms() const { return cfg_.clock(); }
+
+    /* Hands a frame to the local-delivery path as if a worker had punted it
+     * (m->port says where it arrived). For tests. */
+    void inject_local(rte_mbuf* m) { handle_local(m); }
     /* Stops every port (shutdown); workers must already be stopped. */
     void shutdown();
 

@@ -100,6 +100,68 @@ fp6_wait_ready() {
     return 1
 }
 
+# fp6_addr_states: read `fp6ctl -j addr show` JSON on stdin and print one
+# line per address: IFNAME ADDR PLEN SCOPE STATE, where STATE is "usable",
+# "tentative" (duplicate address detection still running, or the port not
+# operational) or "dadfailed". A flag left out of the JSON counts as false.
+fp6_addr_states() {
+    /usr/bin/python3 -c '
+import json, sys
+
+try:
+    doc = json.load(sys.stdin)
+except ValueError as e:
+    sys.exit("fp6_addr_states: addresses are not JSON: %s" % e)
+for port in doc:
+    for a in port.get("addr_info", []):
+        if a.get("dadfailed") is True:
+            state = "dadfailed"
+        elif a.get("tentative") is True:
+            state = "tentative"
+        else:
+            state = "usable"
+        print(port.get("ifname"), a.get("local"), a.get("prefixlen"),
+              a.get("scope"), state)
+'
+}
+
+# fp6_wait_dad SOCKET TIMEOUT: wait until duplicate address detection has
+# finished for every address of fp6d on SOCKET (none tentative), polling
+# `fp6ctl -j addr show`. Returns 0 when every address is usable. Fails,
+# printing the addresses, when one is dadfailed (it stays so), when TIMEOUT
+# seconds (default 10) pass with one still tentative, or at once if the
+# daemon started by fp6_start_daemon has exited.
+fp6_wait_dad() {
+    local sock=${1:?fp6_wait_dad: SOCKET missing}
+    local timeout=${2:-10}
+    local deadline=$((SECONDS + timeout)) out states
+    while :; do
+        # out: what the last poll saw, for the message if it is the last.
+        if out=$("$FP6CTL" --socket "$sock" -j addr show 2>&1) &&
+            states=$(fp6_addr_states <<<"$out" 2>&1); then
+            out=$states
+            if grep -q ' dadfailed$' <<<"$states"; then
+                fp6_log "duplicate address detection failed on $sock:"
+                printf '%s\n' "$states" >&2
+                return 1
+            fi
+            if ! grep -q ' tentative$' <<<"$states"; then
+                return 0
+            fi
+        fi
+        if [ -n "${FP6_DAEMON_PID:-}" ] && ! kill -0 "$FP6_DAEMON_PID" 2>/dev/null; then
+            fp6_log "fp6d (pid $FP6_DAEMON_PID) exited during duplicate address detection"
+            return 1
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            fp6_log "addresses on $sock still tentative after ${timeout}s:"
+            printf '%s\n' "$out" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
 # fp6_start_daemon LOGFILE ARGS...: start "$FP6D" ARGS... in the background,
 # its stderr and stdout into LOGFILE; sets FP6_DAEMON_PID. fp6_cleanup stops
 # it with SIGTERM and waits for it.
@@ -207,9 +269,10 @@ fp6_mac() {
 # fp6_host_ns NS VETH_OUT VETH_IN ADDR/PLEN GW: make a Linux host for fp6 to
 # route to. Creates namespace NS and a veth pair; VETH_IN goes into NS with
 # ADDR (no DAD) and a default route via GW, VETH_OUT stays in the root
-# namespace for an af_packet port. A static neighbour entry for GW with
-# VETH_OUT's MAC (the af_packet port's MAC) is added unless
-# FP6_HOST_STATIC_GW=0. Everything is removed by fp6_cleanup.
+# namespace for an af_packet port. The host has no static neighbour entry:
+# it finds GW (fp6's address) with neighbour discovery, which fp6 answers
+# once GW has passed its duplicate address detection (fp6_wait_dad).
+# Everything is removed by fp6_cleanup.
 #
 # Hygiene a real peer needs:
 #  - IPv6 off on VETH_OUT, or the root namespace's kernel answers ND and
@@ -238,10 +301,6 @@ fp6_host_ns() {
     ip netns exec "$ns" ip link set dev "$in" up || return 1
     ip netns exec "$ns" ip -6 addr add "$addr" dev "$in" nodad || return 1
     ip netns exec "$ns" ip -6 route add default via "$gw" dev "$in" || return 1
-    if [ "${FP6_HOST_STATIC_GW:-1}" != 0 ]; then
-        ip netns exec "$ns" ip -6 neigh add "$gw" lladdr "$(fp6_mac "$out")" \
-            dev "$in" nud permanent || return 1
-    fi
 }
 
 # fp6_stat KEY: read `fp6ctl -j stats show` JSON on stdin and print the sum
