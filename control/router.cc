@@ -237,20 +237,32 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
     FP6_ASSIGN(mtu, opt_num(a, "mtu", 16000));
     FP6_ASSIGN(transmits, opt_num(a, "dad_transmits", 10));
     FP6_ASSIGN(retrans, opt_num(a, "retrans_timer", 3600000));
+    auto state = opt_str(a, "state");
+    auto strict = opt_str(a, "strict_source");
+    // Every setting is checked before any is applied: a refused command
+    // changes nothing.
     if (retrans && *retrans < 10)
         return absl::InvalidArgumentError("retrans-timer must be at least 10 ms");
+    if (mtu && *mtu < 1280)
+        return absl::InvalidArgumentError(fmt::format("mtu {} is below the IPv6 minimum of 1280", *mtu));
+    if (state && *state != "up" && *state != "down")
+        return absl::InvalidArgumentError(fmt::format("state must be up or down, not \"{}\"", *state));
+    if (strict && *strict != "on" && *strict != "off")
+        return absl::InvalidArgumentError(
+            fmt::format("strict-source must be on or off, not \"{}\"", *strict));
+    // The device may still refuse the MTU; it goes first so that nothing
+    // else has changed when it does.
+    if (mtu)
+        FP6_RETURN_IF_ERROR(dp_->set_mtu(port, uint16_t(*mtu)));
     PortNd& nd = port_nd_[port];
     if (transmits)
         nd.dad.transmits = unsigned(*transmits);
     if (retrans)
         nd.dad.retrans_ms = unsigned(*retrans);
-    if (mtu)
-        FP6_RETURN_IF_ERROR(dp_->set_mtu(port, uint16_t(*mtu)));
-    if (auto state = opt_str(a, "state")) {
-        if (*state != "up" && *state != "down")
-            return absl::InvalidArgumentError(fmt::format("state must be up or down, not \"{}\"", *state));
+    if (strict)
+        nd.strict_source = *strict == "on";
+    if (state)
         set_port_up(port, *state == "up");
-    }
     return nlohmann::json(nullptr);
 }
 
@@ -530,7 +542,7 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
     uint64_t totals[size_t(Drop::kCount)] = {};
     const auto& stats = dp_->worker_stats();
     for (size_t w = 0; w < stats.size(); w++) {
-        const WorkerStats& s = *stats[w];
+        const WorkerStats s = since_reset(w);
         uint64_t dropped = 0;
         for (size_t d = 0; d < size_t(Drop::kCount); d++) {
             totals[d] += s.drops[d];
@@ -564,10 +576,27 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
 absl::StatusOr<nlohmann::json> Router::stats_reset(const nlohmann::json&) {
     for (uint16_t id : dp_->port_ids())
         dp_->reset_port_counters(id);
-    // TODO: worker counters are written only by their worker; resetting them
-    // from here would race. Keep a baseline on the control side instead.
+    // Worker counters belong to their worker (plain stores): rather than
+    // write them from here, remember where they stood.
+    const auto& stats = dp_->worker_stats();
+    stats_baseline_.resize(stats.size());
+    for (size_t w = 0; w < stats.size(); w++)
+        stats_baseline_[w] = *stats[w];
     ctl_stats_ = ControlStats{};
     return nlohmann::json(nullptr);
+}
+
+WorkerStats Router::since_reset(size_t w) const {
+    WorkerStats now = *dp_->worker_stats()[w];
+    if (w >= stats_baseline_.size())
+        return now;
+    const WorkerStats& b = stats_baseline_[w];
+    now.rx -= b.rx;
+    now.forwarded -= b.forwarded;
+    now.punted -= b.punted;
+    for (size_t d = 0; d < size_t(Drop::kCount); d++)
+        now.drops[d] -= b.drops[d];
+    return now;
 }
 
 /* ---- events ---- */

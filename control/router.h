@@ -45,6 +45,7 @@ struct ControlStats {
 struct PortNd {
     DadParams dad;
     bool no_linklocal = false;
+    bool strict_source = false;  // source selection only from this port's addresses
     bool oper = false;
 };
 
@@ -119,6 +120,7 @@ private:
      * FIB published again, so the refused change leaves no trace. */
     absl::Status commit(const std::function<void()>& undo);
     void publish_port_addrs(uint16_t port);
+    WorkerStats since_reset(size_t worker) const;
     bool port_routes_up(uint16_t port) const;
 
     RouterConfig cfg_;
@@ -130,6 +132,7 @@ private:
     NeighCache neigh_;
     std::unique_ptr<Dataplane> dp_;
     ControlStats ctl_stats_;
+    std::vector<WorkerStats> stats_baseline_;  // worker counters at the last stats reset
     Dad dad_;
     std::map<uint16_t, PortNd> port_nd_;
 };

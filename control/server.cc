@@ -27,9 +27,8 @@ absl::Status ControlServer::listen(const std::string& path, const std::string& g
     sockaddr_un sa{};
     if (path.size() >= sizeof(sa.sun_path))
         return absl::InvalidArgumentError(fmt::format("socket path too long: {}", path));
-    std::string dir = std::filesystem::path(path).parent_path().string();
-    if (dir.empty())
-        dir = ".";
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    const std::string dir = parent.empty() ? std::string(".") : parent.string();
     struct stat st;
     if (stat(dir.c_str(), &st) != 0) {
         std::error_code ec;

@@ -8,11 +8,15 @@
  *  3. per packet, in arrival order: the next hop decides local delivery or
  *     forwarding, and forwarded packets are rewritten.
  * Punted and transmitted packets keep their arrival order. Dropped packets
- * are counted under exactly one reason and freed together at the end. */
+ * are counted under exactly one reason; those owed an ICMPv6 error that may
+ * be sent are punted after the local ones, the others freed together at the
+ * end. Every error the router owes is decided in pass 3: pass 1 drops only
+ * packets that get no error. */
 #include "dataplane/packet.h"
 
 #include <rte_branch_prediction.h>
 #include <rte_byteorder.h>
+#include <rte_cycles.h>
 #include <rte_debug.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
@@ -34,6 +38,7 @@ constexpr uint16_t kPrefetchAhead = 4;
 
 constexpr uint8_t kIpVersion = 6;
 constexpr uint8_t kNextHeaderHopByHop = 0;
+constexpr uint8_t kNextHeaderIcmp6 = 58;
 
 /* What the packet path decided for one packet. */
 enum class Step : uint8_t {
@@ -46,6 +51,7 @@ enum class Step : uint8_t {
 struct Verdict {
     Step step;
     Drop why;
+    PuntReason icmp{};  // kDrop: the ICMPv6 error owed to the source, if any
 };
 
 constexpr Verdict forward() {
@@ -57,19 +63,22 @@ constexpr Verdict punt() {
 constexpr Verdict lookup() {
     return {Step::kLookup, kOk};
 }
-constexpr Verdict drop(Drop why) {
-    return {Step::kDrop, why};
+constexpr Verdict drop(Drop why, PuntReason icmp = {}) {
+    return {Step::kDrop, why, icmp};
 }
 
 constexpr const char* kDropNames[] = {
     "not_ipv6",  "l2_not_ours",     "truncated",     "bad_version", "bad_length", "bad_source",
     "bad_dest",  "linklocal_scope", "mcast_forward", "hop_limit",   "no_route",   "no_neighbor",
-    "blackhole", "unreachable",     "port_down",     "punt_full",   "tx_full",
+    "blackhole", "unreachable",     "port_down",     "too_big",     "punt_full",  "tx_full",
 };
 static_assert(std::size(kDropNames) == size_t(Drop::kCount), "one name per Drop reason");
 
 inline rte_ipv6_hdr* ip6_of(rte_mbuf* m) {
     return rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, sizeof(rte_ether_hdr));
+}
+inline const rte_ipv6_hdr* ip6_of(const rte_mbuf* m) {
+    return rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, sizeof(rte_ether_hdr));
 }
 
 inline bool port_usable(const Tables& t, uint16_t port) {
@@ -167,58 +176,78 @@ inline Verdict classify_local(rte_mbuf* m, const rte_ether_addr& port_mac, const
     return scoped_destination(*dst, addrs);
 }
 
+/* RFC 4443 3.1: Destination Unreachable with `code`. */
+constexpr PuntReason unreachable(uint8_t code) {
+    return {kIcmp6DstUnreachable, code, 0};
+}
+
 /* What only a packet that would be forwarded must satisfy. */
-inline Drop validate_forwarding(const rte_ipv6_hdr* ip) {
+inline Verdict validate_forwarding(const rte_ipv6_hdr* ip) {
     const Ip6 src = Ip6::from_bytes(ip->src_addr);
     // RFC 4291 2.5.2: a packet with the unspecified source is never forwarded.
     if (unlikely(src.is_unspecified()))
-        return Drop::kBadSource;
-    // RFC 4291 2.5.6: nor one with a link-local source (it would leave its link).
+        return drop(Drop::kBadSource);
+    // RFC 4291 2.5.6: nor one with a link-local source (it would leave its link);
+    // RFC 4443 3.1: code 2, beyond scope of source address.
     if (unlikely(src.is_linklocal()))
-        return Drop::kLinkLocalScope;
-    // RFC 8200 3 / RFC 4443 3.3: a router discards a packet whose hop limit reaches 0.
+        return drop(Drop::kLinkLocalScope, unreachable(kUnreachBeyondScope));
+    // RFC 8200 3 / RFC 4443 3.3: a router discards a packet whose hop limit
+    // reaches 0 and sends Time Exceeded, code 0.
     if (unlikely(ip->hop_limits <= 1))
-        return Drop::kHopLimit;
-    return kOk;
+        return drop(Drop::kHopLimit, {kIcmp6TimeExceeded, kTimeExceededHopLimit, 0});
+    return forward();
 }
 
 /* What the next hop makes of a packet that is not for us. */
-inline Drop validate_nexthop(const Tables& t, const NextHop& nh) {
+inline Verdict validate_nexthop(const Tables& t, const NextHop& nh) {
     switch (nh.kind) {
         case NhKind::kNeighbor:
+            // TODO: with neighbour discovery, an address that does not
+            // resolve gets Destination Unreachable code 3 (RFC 4443 3.1).
             if (unlikely(!nh.resolved))
-                return Drop::kNoNeighbor;
+                return drop(Drop::kNoNeighbor);
             if (unlikely(!port_usable(t, nh.port)))
-                return Drop::kPortDown;
-            return kOk;
+                return drop(Drop::kPortDown);
+            return forward();
         case NhKind::kNoRoute:
-            return Drop::kNoRoute;
+            // RFC 4443 3.1: code 0, no route to destination.
+            return drop(Drop::kNoRoute, unreachable(kUnreachNoRoute));
         case NhKind::kBlackhole:
-            return Drop::kBlackhole;
+            return drop(Drop::kBlackhole);  // silent by definition
+        // RFC 4443 3.1, one code per kind of route.
         case NhKind::kUnreachable:
+            return drop(Drop::kUnreachable, unreachable(kUnreachNoRoute));
         case NhKind::kProhibit:
+            return drop(Drop::kUnreachable, unreachable(kUnreachProhibited));
         case NhKind::kReject:
-            return Drop::kUnreachable;
+            return drop(Drop::kUnreachable, unreachable(kUnreachReject));
         case NhKind::kConnected:
             // TODO: the ND issue queues the packet and solicits the neighbour.
-            return Drop::kNoNeighbor;
+            return drop(Drop::kNoNeighbor);
         case NhKind::kLocal:
             break;  // handled by the caller
     }
-    return Drop::kNoRoute;
+    return drop(Drop::kNoRoute, unreachable(kUnreachNoRoute));
 }
 
 /* Pass 3 for one packet that needed the FIB. */
 inline Verdict classify_route(const Tables& t, rte_mbuf* m, const NextHop* nh) {
+    // No table yet: no route (RFC 4443 3.1 code 0).
     if (unlikely(nh == nullptr))
-        return drop(Drop::kNoRoute);
+        return drop(Drop::kNoRoute, unreachable(kUnreachNoRoute));
     // Packets to the router are accepted whatever their hop limit (RFC 8200 3).
     if (unlikely(nh->kind == NhKind::kLocal))
         return punt();
-    if (Drop why = validate_forwarding(ip6_of(m)); unlikely(why != kOk))
-        return drop(why);
-    if (Drop why = validate_nexthop(t, *nh); unlikely(why != kOk))
-        return drop(why);
+    const rte_ipv6_hdr* ip = ip6_of(m);
+    if (Verdict v = validate_forwarding(ip); unlikely(v.step == Step::kDrop))
+        return v;
+    if (Verdict v = validate_nexthop(t, *nh); unlikely(v.step == Step::kDrop))
+        return v;
+    // RFC 8200 5: routers do not fragment; RFC 4443 3.2: a packet larger than
+    // the link's MTU gets Packet Too Big carrying that MTU.
+    const uint16_t mtu = t.ports[nh->port].mtu.load(std::memory_order_relaxed);
+    if (unlikely(uint32_t(rte_be_to_cpu_16(ip->payload_len)) + sizeof(rte_ipv6_hdr) > mtu))
+        return drop(Drop::kTooBig, {kIcmp6PacketTooBig, 0, mtu});
     return forward();
 }
 
@@ -227,8 +256,39 @@ inline Verdict classify_route(const Tables& t, rte_mbuf* m, const NextHop* nh) {
 inline void rewrite(rte_mbuf* m, const NextHop& nh) {
     ip6_of(m)->hop_limits--;
     std::memcpy(rte_pktmbuf_mtod(m, rte_ether_hdr*), &nh.l2, sizeof(rte_ether_hdr));
-    // TODO: a packet larger than the out port's MTU gets an ICMPv6 Packet Too
-    // Big (RFC 8200 5, RFC 4443 3.2) with the ICMPv6 issue; until then it is sent.
+}
+
+/* Whether an error of `type` may be sent for m, as far as its Ethernet and
+ * IPv6 headers and the byte after them show (RFC 4443 2.4 (e)); the control
+ * thread checks again through extension headers. */
+inline bool error_eligible(const rte_mbuf* m, uint8_t type) {
+    const rte_ipv6_hdr* ip = ip6_of(m);
+    // RFC 4443 2.4 (e.6): not to a source that names no single node.
+    const Ip6 src = Ip6::from_bytes(ip->src_addr);
+    if (src.is_unspecified() || src.is_multicast())
+        return false;
+    // RFC 4443 2.4 (e.3), (e.4), (e.5): not for a multicast destination, nor
+    // a link-layer multicast or broadcast frame, except Packet Too Big. (The
+    // Parameter Problem exception is the control thread's: no worker sends
+    // one.)
+    if (type != kIcmp6PacketTooBig) {
+        if (ip->dst_addr[0] == 0xff)
+            return false;
+        if (rte_is_multicast_ether_addr(&rte_pktmbuf_mtod(m, const rte_ether_hdr*)->dst_addr))
+            return false;  // the I/G bit: broadcast too
+    }
+    // RFC 4443 2.4 (e.1), (e.2): not for an ICMPv6 error or a Redirect
+    // (RFC 4861 4.5). A message whose type is not in the first segment gets
+    // nothing either.
+    if (ip->proto == kNextHeaderIcmp6) {
+        if (ip->payload_len == 0 ||
+            rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + 1)
+            return false;
+        const uint8_t icmp_type = *reinterpret_cast<const uint8_t*>(ip + 1);
+        if (icmp_type < kIcmp6FirstInfo || icmp_type == kIcmp6Redirect)
+            return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -239,7 +299,7 @@ const char* drop_name(Drop d) {
 }
 
 void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
-                    BurstResult* out, WorkerStats* st) {
+                    BurstResult* out, WorkerStats* st, WorkerLocal* local) {
     RTE_ASSERT(n <= BurstResult::kMax);
     rte_mbuf* dropped[BurstResult::kMax];
     uint16_t n_drop = 0;
@@ -247,9 +307,15 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         st->drops[size_t(why)]++;
         dropped[n_drop++] = m;
     };
+    auto punt_local = [&](rte_mbuf* m) {
+        m->hash.usr = 0;  // PuntReason: local delivery
+        out->punt[out->n_punt++] = m;
+        st->punted++;
+    };
 
     out->n_tx = 0;
     out->n_punt = 0;
+    out->n_icmp = 0;
     st->rx += n;
 
     if (unlikely(!port_usable(t, rx_port))) {
@@ -289,7 +355,27 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
             std::memset(nh_ids, 0, sizeof(nh_ids[0]) * n_lookup);  // no table yet: no route
     }
 
-    // Pass 3: next hops, in arrival order.
+    // Pass 3: next hops, in arrival order. Packets owed an ICMPv6 error that
+    // may be sent wait in `errors` and follow the local punts.
+    rte_mbuf* errors[BurstResult::kMax];
+    uint16_t n_err = 0;
+    uint64_t now = 0;  // the TSC, read at the burst's first error
+    auto punt_error = [&](rte_mbuf* m, PuntReason why) {
+        if (local == nullptr || !error_eligible(m, why.icmp_type))
+            return false;
+        if (now == 0)
+            now = rte_get_tsc_cycles();
+        // RFC 4443 2.4 (f): a token bucket limits the rate of errors.
+        if (!local->icmp.allow(rx_port, now, port.icmp_rate.load(std::memory_order_relaxed),
+                               port.icmp_burst.load(std::memory_order_relaxed))) {
+            st->icmp_ratelimited++;
+            return false;
+        }
+        m->hash.usr = why.encode();
+        errors[n_err++] = m;
+        st->icmp_punted++;
+        return true;
+    };
     uint16_t j = 0;
     for (uint16_t i = 0; i < n; i++) {
         rte_mbuf* m = pkts[i];
@@ -304,19 +390,37 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
                 out->tx_port[out->n_tx++] = nh->port;
                 st->forwarded++;
             } else if (v.step == Step::kPunt) {
-                out->punt[out->n_punt++] = m;
-                st->punted++;
+                punt_local(m);
+            } else if (unlikely(v.icmp.is_error())) {
+                st->drops[size_t(v.why)]++;  // not forwarded, whether the error goes or not
+                if (!punt_error(m, v.icmp))
+                    dropped[n_drop++] = m;
             } else {
                 drop_pkt(m, v.why);
             }
         } else if (step[i] == Step::kPunt) {
-            out->punt[out->n_punt++] = m;
-            st->punted++;
+            punt_local(m);
         }
+    }
+    if (n_err != 0) {
+        std::memcpy(&out->punt[out->n_punt], errors, sizeof(errors[0]) * n_err);
+        out->n_punt += n_err;
+        out->n_icmp = n_err;
     }
 
     if (n_drop != 0)
         rte_pktmbuf_free_bulk(dropped, n_drop);
+}
+
+void punt_shortfall(const BurstResult& r, unsigned enqueued, WorkerStats* st) {
+    if (enqueued >= r.n_punt)
+        return;
+    const unsigned lost = r.n_punt - enqueued;
+    // The errors are the last n_icmp entries: they are the first ones lost.
+    const unsigned lost_errors = lost < r.n_icmp ? lost : r.n_icmp;
+    st->icmp_punted -= lost_errors;
+    st->punted -= lost - lost_errors;
+    st->drops[size_t(Drop::kPuntFull)] += lost - lost_errors;
 }
 
 }  // namespace fp6

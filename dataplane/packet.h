@@ -4,14 +4,18 @@
  * touches no device, so unit tests drive it with real mbufs and inspect the
  * result; the worker loop (worker.cc) does the I/O.
  *
- * Every packet that is not transmitted or punted is freed and counted under
- * exactly one drop reason. */
+ * Every packet that is not transmitted or punted for local delivery is
+ * counted under exactly one drop reason. A dropped packet that the router
+ * owes an ICMPv6 error for (RFC 4443) is, when the error is allowed, punted
+ * to the control thread with the error in its punt reason (see PuntReason)
+ * instead of being freed; every other dropped packet is freed. */
 #pragma once
 
 #include <rte_mbuf.h>
 
 #include <cstdint>
 
+#include "dataplane/icmp_limit.h"
 #include "dataplane/tables.h"
 
 namespace fp6 {
@@ -32,8 +36,9 @@ enum class Drop : uint8_t {
     kNoRoute,         // no FIB entry
     kNoNeighbor,      // next hop without a resolved link-layer address
     kBlackhole,       // blackhole route
-    kUnreachable,     // unreachable / prohibit / reject route
+    kUnreachable,     // unreachable / prohibit / reject route (the ICMPv6 code tells them apart)
     kPortDown,        // received on, or to be sent through, an admin-down or absent port
+    kTooBig,          // larger than the out port's MTU (fp6 never fragments, RFC 8200 5)
     kPuntFull,        // the ring to the control thread was full
     kTxFull,          // the device did not take the packet
     kCount
@@ -45,27 +50,84 @@ const char* drop_name(Drop d);
  * atomics); the control thread reads them racily for `stats show`, which is
  * fine for 64-bit counters on the platforms DPDK supports. */
 struct alignas(64) WorkerStats {
-    uint64_t rx = 0;        // packets received
-    uint64_t forwarded = 0; // packets handed to tx
-    uint64_t punted = 0;    // packets handed to the control thread
+    uint64_t rx = 0;         // packets received
+    uint64_t forwarded = 0;  // packets handed to tx
+    uint64_t punted = 0;     // packets handed to the control thread for local delivery
     uint64_t drops[size_t(Drop::kCount)] = {};
+    /* Of the dropped packets owed an ICMPv6 error: those handed to the control
+     * thread to send it, and those whose error the rx port's bucket refused.
+     * Packets for which no error may be sent (RFC 4443 2.4 (e)) are neither. */
+    uint64_t icmp_punted = 0;
+    uint64_t icmp_ratelimited = 0;
 };
 
-/* Result of classify_burst(). tx[i] goes out of port tx_port[i]. */
+/* What the packet path keeps between bursts, private to one worker: declared
+ * by the worker loop, passed to every classify_burst() of that worker. */
+struct WorkerLocal {
+    IcmpLimiter icmp;  // ICMPv6 errors per rx port (RFC 4443 2.4 (f))
+};
+
+/* Why a packet was punted, in the mbuf's m->hash.usr (which overlays the RSS
+ * hash; classify_burst writes it on every punted packet):
+ *
+ *   bits 31-24  ICMPv6 error type the router owes the packet's source (RFC 4443 3);
+ *               0: no error, the packet is for local delivery
+ *   bits 23-16  ICMPv6 code
+ *   bits 15-0   Packet Too Big: the MTU of the out port (PortView::mtu); else 0
+ *
+ * A packet punted with an error was not forwarded; it arrives as it was
+ * received (hop limit and Ethernet header untouched) and m->port is its rx
+ * port. The control thread still checks RFC 4443 2.4 (e) through extension
+ * headers (control/icmp6.h error_allowed) before sending the error. */
+struct PuntReason {
+    uint8_t icmp_type = 0;
+    uint8_t icmp_code = 0;
+    uint16_t mtu = 0;
+
+    constexpr bool is_error() const noexcept { return icmp_type != 0; }
+    constexpr uint32_t encode() const noexcept {
+        return uint32_t(icmp_type) << 24 | uint32_t(icmp_code) << 16 | mtu;
+    }
+    static constexpr PuntReason decode(uint32_t tag) noexcept {
+        return {uint8_t(tag >> 24), uint8_t(tag >> 16), uint16_t(tag)};
+    }
+    friend constexpr bool operator==(const PuntReason&, const PuntReason&) = default;
+};
+
+inline PuntReason punt_reason(const rte_mbuf* m) {
+    return PuntReason::decode(m->hash.usr);
+}
+
+/* Result of classify_burst(). tx[i] goes out of port tx_port[i]. The punt
+ * list holds the packets for local delivery first, then the last n_icmp
+ * packets, which are owed an ICMPv6 error (so that when the punt ring is
+ * short of room the errors, not the local traffic, are lost). */
 struct BurstResult {
     static constexpr int kMax = 64;
     uint16_t n_tx = 0;
-    uint16_t n_punt = 0;
+    uint16_t n_punt = 0;  // including the n_icmp errors
+    uint16_t n_icmp = 0;  // punt[n_punt - n_icmp, n_punt): packets owed an ICMPv6 error
     rte_mbuf* tx[kMax];
     uint16_t tx_port[kMax];
     rte_mbuf* punt[kMax];
 };
 
 /* Classifies n <= BurstResult::kMax packets received on `rx_port`. Must be
- * called inside an RCU read-side section. Overwrites *out (n_tx and n_punt
- * start from 0); tx and punt keep the packets' arrival order. Frees dropped
- * packets and counts each under one reason in st->drops. */
+ * called inside an RCU read-side section. Overwrites *out (n_tx, n_punt and
+ * n_icmp start from 0); tx, the local punts and the error punts each keep
+ * the packets' arrival order. Counts each dropped packet under one reason in
+ * st->drops; frees it, unless it is owed an ICMPv6 error that RFC 4443
+ * 2.4 (e) allows (as far as the IPv6 header shows) and the rx port's bucket
+ * in local->icmp grants, in which case it is punted with its PuntReason
+ * (st->icmp_punted; a refusal of the bucket counts st->icmp_ratelimited).
+ * local == nullptr: no error is ever punted. */
 void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
-                    BurstResult* out, WorkerStats* st);
+                    BurstResult* out, WorkerStats* st, WorkerLocal* local = nullptr);
+
+/* The counters' side of a punt ring that took only the first `enqueued` of
+ * r.n_punt packets (the caller frees the rest): a local punt that was not
+ * taken moves from st->punted to drops[punt_full]; an error punt stays under
+ * its drop reason and leaves st->icmp_punted. */
+void punt_shortfall(const BurstResult& r, unsigned enqueued, WorkerStats* st);
 
 }  // namespace fp6

@@ -111,8 +111,10 @@ absl::StatusOr<uint16_t> Dataplane::add_port(const std::string& name, const std:
     } else {
         int rc = rte_dev_probe(devargs.c_str());
         if (rc < 0)
-            return absl::InvalidArgumentError(
-                fmt::format("cannot probe device \"{}\": {}", devargs, errno_text(rc)));
+            return absl::InvalidArgumentError(fmt::format(
+                "cannot probe device \"{}\": {}", devargs,
+                rc == -EFAULT || rc == -ENOENT || rc == -ENODEV ? "no DPDK driver or device matches it"
+                                                              : errno_text(rc)));
     }
     std::optional<uint16_t> found = find_port_for(devargs);
     if (!found)

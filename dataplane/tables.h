@@ -4,9 +4,10 @@
  * workers, inside an RCU read-side section (between two quiescent states).
  * - PortView::addrs is an immutable PortAddrs published with
  *   rcu_assign_pointer() and freed with call_rcu() after a grace period.
- * - PortView scalar fields (admin_up, link_up, mtu) are single atomics that
- *   a worker may see change between packets; no packet needs more than one
- *   of them to be consistent with another.
+ * - PortView scalar fields (admin_up, link_up, mtu, icmp_rate, icmp_burst)
+ *   are single atomics that a worker may see change between packets; no
+ *   packet needs more than one of them to be consistent with another (a
+ *   bucket may see a new rate with the old burst for one error).
  * - fib and nexthops are owned by the RIB, see rib/fib.h and rib/nexthop.h. */
 #pragma once
 
@@ -18,6 +19,7 @@
 
 #include "common/ip6.h"
 #include "common/rcu.h"
+#include "dataplane/icmp_limit.h"
 #include "rib/fib.h"
 #include "rib/nexthop.h"
 
@@ -47,8 +49,14 @@ struct alignas(64) PortView {
     std::atomic<bool> admin_up{false};  // software admin state: down ports drop rx and tx
     std::atomic<bool> link_up{false};
     std::atomic<uint16_t> mtu{1500};
-    Mac mac;                       // set before `exists` becomes true, never changed after
-    PortAddrs* addrs = nullptr;    // RCU-protected, may be null (no address)
+    /* ICMPv6 errors owed to packets received on this port that each worker
+     * hands to the control thread (RFC 4443 2.4 (f)): at most icmp_burst at
+     * once, refilled at icmp_rate per second, per worker (n workers polling
+     * the port may let n times as many through). Either 0: none. */
+    std::atomic<uint32_t> icmp_rate{kIcmpDefaultRate};
+    std::atomic<uint32_t> icmp_burst{kIcmpDefaultBurst};
+    Mac mac;                     // set before `exists` becomes true, never changed after
+    PortAddrs* addrs = nullptr;  // RCU-protected, may be null (no address)
 
     const PortAddrs* read_addrs() const noexcept { return rcu_dereference(addrs); }
 };

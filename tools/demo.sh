@@ -27,7 +27,9 @@ echo "== creating hosts fp6demo-a and fp6demo-b"
 fp6_host_ns fp6demo-a fp6demo-a-out fp6demo-a-in 2001:db8:a::2/64 2001:db8:a::1
 fp6_host_ns fp6demo-b fp6demo-b-out fp6demo-b-in 2001:db8:b::2/64 2001:db8:b::1
 
-# Neighbour discovery is not in fp6 yet: its entries for the hosts are static.
+# The hosts find fp6's addresses with neighbour discovery (fp6 answers their
+# solicitations once duplicate address detection has passed); fp6 does not
+# resolve neighbours itself yet, so its entries for the hosts are static.
 cat >"$config" <<EOF
 port add pa devargs net_af_packet0,iface=fp6demo-a-out
 port add pb devargs net_af_packet1,iface=fp6demo-b-out
@@ -52,6 +54,14 @@ if ! fp6_wait_ready "$sock" 60; then
     cat "$log"
     exit 1
 fi
+echo "== waiting for fp6's duplicate address detection"
+if ! fp6_wait_dad "$sock" 10; then
+    echo "== fp6d log ($log)"
+    cat "$log"
+    exit 1
+fi
+echo "== fp6ctl addr show"
+"$FP6CTL" --socket "$sock" addr show || true
 
 echo "== ping from fp6demo-a (2001:db8:a::2) to fp6demo-b (2001:db8:b::2)"
 rc=0

@@ -227,7 +227,7 @@ port set n0 up
 EOF
 startup_config_refused() {
     local status=0 bad_log=$run_dir/fp6d-bad.log
-    timeout 60 "$FP6D" --config "$refused_conf" --socket "$run_dir/bad.sock" \
+    timeout 20 "$FP6D" --config "$refused_conf" --socket "$run_dir/bad.sock" \
         --workers "$worker" --idle-sleep 1000 -- "${bad_eal[@]}" \
         >"$bad_log" 2>&1 </dev/null || status=$?
     note "exit status $status; last lines of its output:" "$(tail -n 3 "$bad_log")"

@@ -6,10 +6,15 @@
 #
 #   fp6t-a 2001:db8:a::2/64 --veth-- pa [fp6d] pb --veth-- 2001:db8:b::2/64 fp6t-b
 #
-# Checks: A pings B 5/5; the hop limit drops by one each way (63 seen at B
-# for a request sent with 64, ttl=63 on A's replies); `stats show` counts
-# forwarded packets; a packet to an unrouted prefix counts drops.no_route;
-# a packet with hop limit 1 counts drops.hop_limit.
+# The hosts have no static neighbour entries: they resolve fp6's addresses
+# with neighbour discovery, so the test first waits for fp6's duplicate
+# address detection (fp6's entries for the hosts are still static).
+#
+# Checks: fp6's addresses pass DAD; A pings B 5/5; A learned fp6's MAC (as a
+# router) by neighbour discovery; the hop limit drops by one each way (63
+# seen at B for a request sent with 64, ttl=63 on A's replies); `stats show`
+# counts forwarded packets; a packet to an unrouted prefix counts
+# drops.no_route; a packet with hop limit 1 counts drops.hop_limit.
 #
 # Usage: demo_test.sh [FP6D FP6CTL]   (meson passes the built binaries)
 # Exit: 0 all passed, 1 a check failed, 77 skipped (not root, no netns).
@@ -115,6 +120,11 @@ fp6_start_daemon "$log" --config "$config" --socket "$sock" \
 fp6_wait_ready "$sock" 60 || fail_setup "fp6d ready on $sock"
 echo "ok   - fp6d ready (EAL: ${eal[*]})"
 passed=$((passed + 1))
+# The hosts have no static entries for fp6: they need its addresses past
+# duplicate address detection before fp6 answers their solicitations.
+fp6_wait_dad "$sock" 10 || fail_setup "fp6's addresses pass duplicate address detection"
+echo "ok   - fp6's addresses pass duplicate address detection"
+passed=$((passed + 1))
 
 # counter KEY: current value of counter KEY from `fp6ctl -j stats show`.
 counter() {
@@ -149,6 +159,16 @@ replies_ttl_63() {
 }
 check "ping A -> B: 5/5 replies" ping_5_of_5
 check "echo replies reach A with hop limit 63" replies_ttl_63
+
+# A's entry for its gateway came from fp6's neighbour advertisement.
+gw_learned_by_nd() {
+    local entry
+    entry=$(in_a ip -6 neigh show 2001:db8:a::1 dev fp6t-a-in)
+    echo "     A's entry for 2001:db8:a::1: ${entry:-none}"
+    grep -q "lladdr $(fp6_mac fp6t-a-out) router" <<<"$entry" &&
+        ! grep -q PERMANENT <<<"$entry"
+}
+check "A learned fp6's MAC for its gateway by neighbour discovery" gw_learned_by_nd
 
 # 2. The request sent with hop limit 64 arrives at B with 63.
 request_hlim_at_b() {

@@ -111,10 +111,10 @@ struct BadRow {
 
 TEST(Grammar, EveryErrorNamesTheWord) {
     const BadRow rows[] = {
-        {"", "missing command; expected one of: port, addr, route, neigh, stats"},
+        {"", "missing command; expected one of: port, addr, route, neigh, stats, policy"},
         {"rout add ::/0 dev p0",
          "unknown word \"rout\"; expected one of: port, addr, route, "
-         "neigh, stats"},
+         "neigh, stats, policy"},
         {"route", "missing word after \"route\"; expected one of: add, del, show, get"},
         {"route ad ::/0", "unknown word \"ad\"; expected one of: add, del, show, get"},
         {"stats get", "unknown word \"get\"; expected one of: show, reset"},
@@ -129,7 +129,7 @@ TEST(Grammar, EveryErrorNamesTheWord) {
          "\"metric\" expects a number up to 4294967295, got \"99999999999999999999999\""},
         {"route add ::/0 dev p0 foo",
          "unknown word \"foo\"; expected one of: unicast, blackhole, unreachable, prohibit, "
-         "reject, via, dev, metric"},
+         "reject, via, dev, metric, src"},
         {"route add ::/0 dev p0 dev p1", "\"dev\" given twice"},
         {"route add blackhole unreachable ::/0",
          "conflicting words \"blackhole\" and \"unreachable\""},
@@ -137,23 +137,27 @@ TEST(Grammar, EveryErrorNamesTheWord) {
         {"port set p0 up up", "\"up\" given twice"},
         {"port set p0",
          "nothing to set; usage: port set NAME [up|down] [mtu N] "
-         "[dad-transmits N] [retrans-timer MS]"},
+         "[dad-transmits N] [retrans-timer MS] [strict-source on|off]"},
         {"port set",
          "missing NAME; usage: port set NAME [up|down] [mtu N] [dad-transmits N] "
-         "[retrans-timer MS]"},
+         "[retrans-timer MS] [strict-source on|off]"},
         {"port add p0",
          "missing \"devargs DEVARGS\"; usage: port add NAME devargs DEVARGS "
          "[mtu N] [no-linklocal]"},
         {"port del", "missing NAME; usage: port del NAME"},
         {"port del p0 p1", "unexpected word \"p1\"; usage: port del NAME"},
         {"stats show all", "unexpected word \"all\"; usage: stats show"},
-        {"addr add 2001:db8::1/64", "missing \"dev NAME\"; usage: addr add ADDR/PLEN dev NAME"},
-        {"addr add dev p0", "missing ADDR/PLEN; usage: addr add ADDR/PLEN dev NAME"},
+        {"addr add 2001:db8::1/64",
+         "missing \"dev NAME\"; usage: addr add ADDR/PLEN dev NAME [preferred-source] [temporary] [autoconf] "
+         "[preferred_lft S|forever] [valid_lft S|forever]"},
+        {"addr add dev p0",
+         "missing ADDR/PLEN; usage: addr add ADDR/PLEN dev NAME [preferred-source] [temporary] [autoconf] "
+         "[preferred_lft S|forever] [valid_lft S|forever]"},
         {"route add via fe80::1",
          "missing PREFIX; usage: route add "
          "[unicast|blackhole|unreachable|prohibit|reject] PREFIX "
-         "[via GW] [dev NAME] [metric N]"},
-        {"route get", "missing ADDR; usage: route get ADDR"},
+         "[via GW] [dev NAME] [metric N] [src ADDR]"},
+        {"route get", "missing ADDR; usage: route get ADDR [from ADDR] [oif NAME]"},
         {"neigh add fe80::1 dev p0",
          "missing \"lladdr MAC\"; usage: neigh add ADDR lladdr MAC "
          "dev NAME"},

@@ -9,6 +9,8 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <unistd.h>
+
 #include <map>
 #include <memory>
 #include <set>
@@ -79,9 +81,15 @@ Pkt good() {
         .udp(1000, 2000, 32);
 }
 
+/* The ICMPv6 error counters of WorkerStats. */
+struct IcmpCounts {
+    uint64_t punted = 0;
+    uint64_t ratelimited = 0;
+};
+
 /* Counters: rx as given, the named ones, and every other one zero. */
 void expect_counters(const WorkerStats& st, uint64_t rx, uint64_t fwd, uint64_t punt,
-                     const std::map<Drop, uint64_t>& drops = {}) {
+                     const std::map<Drop, uint64_t>& drops = {}, IcmpCounts icmp = {}) {
     EXPECT_EQ(st.rx, rx);
     EXPECT_EQ(st.forwarded, fwd);
     EXPECT_EQ(st.punted, punt);
@@ -89,6 +97,8 @@ void expect_counters(const WorkerStats& st, uint64_t rx, uint64_t fwd, uint64_t 
         const auto it = drops.find(Drop(i));
         EXPECT_EQ(st.drops[i], it == drops.end() ? 0 : it->second) << drop_name(Drop(i));
     }
+    EXPECT_EQ(st.icmp_punted, icmp.punted);
+    EXPECT_EQ(st.icmp_ratelimited, icmp.ratelimited);
 }
 
 void expect_dropped(const Outcome& o, Drop why) {
@@ -232,10 +242,11 @@ class PacketPath : public ::testing::Test {
         return m;
     }
 
-    /* Runs one burst; the transmitted and punted packets are freed at TearDown. */
+    /* Runs one burst, with local_ as the worker's state; the transmitted and
+     * punted packets are freed at TearDown. */
     Outcome run(std::vector<rte_mbuf*> pkts, uint16_t rx = kRx) {
         Outcome o;
-        classify_burst(t_, rx, pkts.data(), uint16_t(pkts.size()), &o.r, &o.st);
+        classify_burst(t_, rx, pkts.data(), uint16_t(pkts.size()), &o.r, &o.st, local_);
         held_.insert(held_.end(), o.r.tx, o.r.tx + o.r.n_tx);
         held_.insert(held_.end(), o.r.punt, o.r.punt + o.r.n_punt);
         return o;
@@ -269,6 +280,7 @@ class PacketPath : public ::testing::Test {
     PortAddrs rx_addrs_;
     PortAddrs out_addrs_;
     std::vector<rte_mbuf*> held_;
+    WorkerLocal* local_ = nullptr;  // nullptr: no ICMPv6 error is ever punted
 };
 
 // ---------------------------------------------------------------------------
@@ -277,7 +289,7 @@ TEST(DropName, StableSnakeCaseNames) {
     const std::vector<std::string> want = {
         "not_ipv6",  "l2_not_ours",     "truncated",     "bad_version", "bad_length", "bad_source",
         "bad_dest",  "linklocal_scope", "mcast_forward", "hop_limit",   "no_route",   "no_neighbor",
-        "blackhole", "unreachable",     "port_down",     "punt_full",   "tx_full"};
+        "blackhole", "unreachable",     "port_down",     "too_big",     "punt_full",  "tx_full"};
     ASSERT_EQ(want.size(), size_t(Drop::kCount));
     for (size_t i = 0; i < want.size(); i++)
         EXPECT_EQ(drop_name(Drop(i)), want[i]);
@@ -562,11 +574,19 @@ TEST_F(PacketPath, ForwardRewritesHopLimitAndEthernet) {
     }
 }
 
-/* Rule 6: a packet larger than the out port's MTU is still sent (Packet Too
- * Big comes with ICMPv6). */
-TEST_F(PacketPath, LargerThanMtuIsSentForNow) {
+/* Rule 6: a packet larger than the out port's MTU is dropped (fp6 never
+ * fragments, RFC 8200 5); one that fits exactly is sent. Without a worker
+ * state no Packet Too Big is owed to anyone. */
+TEST_F(PacketPath, LargerThanMtuIsDropped) {
     t_.ports[kOut].mtu = 1280;
-    expect_forwarded(run1(good().udp(1, 2, 1400)), kOut);
+    check({
+        dropped("1448 bytes over 1280", good().udp(1, 2, 1400), Drop::kTooBig),
+        dropped("one byte over", good().udp(1, 2, 1280 - 48 + 1), Drop::kTooBig),
+        tx("exactly the MTU", good().udp(1, 2, 1280 - 48)),
+        tx("padding does not count", good().udp(1, 2, 1280 - 48).padding(30)),
+    });
+    t_.ports[kOut].mtu = 9000;
+    check({tx("a jumbo frame MTU", good().udp(1, 2, 1900))});
 }
 
 /* Rule 6: the out port and the source MAC are the next hop's, whatever the
@@ -713,6 +733,384 @@ TEST_F(PacketPath, NoMbufLeak) {
         const Outcome o = run({});
         expect_counters(o.st, 0, 0, 0);
     }
+}
+
+// ---------------------------------------------------------------------------
+// ICMPv6 errors (RFC 4443): packets the router owes an error for are punted,
+// tagged with it, when RFC 4443 2.4 (e) allows one and the rx port's bucket
+// grants it; their drop reason still counts them.
+
+/* The tag layout documented in packet.h. */
+TEST(PuntReasonTag, Layout) {
+    EXPECT_EQ(PuntReason{}.encode(), 0u);
+    EXPECT_FALSE(PuntReason{}.is_error());
+    EXPECT_EQ((PuntReason{kIcmp6PacketTooBig, 0, 1500}).encode(), 0x020005dcu);
+    EXPECT_EQ((PuntReason{kIcmp6DstUnreachable, kUnreachReject, 0}).encode(), 0x01060000u);
+    EXPECT_EQ(PuntReason::decode(0x03000000u),
+              (PuntReason{kIcmp6TimeExceeded, kTimeExceededHopLimit, 0}));
+    const PuntReason r{kIcmp6PacketTooBig, 0, 65535};
+    EXPECT_EQ(PuntReason::decode(r.encode()), r);
+    EXPECT_TRUE(r.is_error());
+}
+
+/* A TSC this fast never refills a bucket during a test: each holds exactly
+ * its burst. */
+constexpr uint64_t kFrozenHz = 1'000'000'000'000'000;
+
+class IcmpErrors : public PacketPath {
+  protected:
+    void SetUp() override {
+        PacketPath::SetUp();
+        local_ = &frozen_;
+    }
+
+    /* p alone in a burst is punted, as received, with `want`, and counted
+     * under `why`. */
+    void expect_error(const Pkt& p, Drop why, PuntReason want) {
+        const std::vector<uint8_t> sent = p.bytes();
+        const Outcome o = run1(p);
+        EXPECT_EQ(o.r.n_tx, 0);
+        ASSERT_EQ(o.r.n_punt, 1);
+        EXPECT_EQ(o.r.n_icmp, 1);
+        expect_counters(o.st, 1, 0, 0, {{why, 1}}, {.punted = 1});
+        EXPECT_EQ(punt_reason(o.r.punt[0]), want);
+        // Neither the hop limit nor the Ethernet header was rewritten.
+        EXPECT_EQ(test::pkt_bytes(o.r.punt[0]), sent);
+    }
+
+    /* p alone in a burst is freed and counted under `why` only: no error. */
+    void expect_silent(const Pkt& p, Drop why) {
+        const Outcome o = run1(p);
+        EXPECT_EQ(o.r.n_tx, 0);
+        EXPECT_EQ(o.r.n_punt, 0);
+        EXPECT_EQ(o.r.n_icmp, 0);
+        expect_counters(o.st, 1, 0, 0, {{why, 1}});
+    }
+
+    void set_bucket(uint16_t port, uint32_t rate, uint32_t burst) {
+        t_.ports[port].icmp_rate = rate;
+        t_.ports[port].icmp_burst = burst;
+    }
+
+    WorkerLocal frozen_{IcmpLimiter(kFrozenHz)};
+};
+
+}  // namespace
+
+/* For GoogleTest's messages; found by argument-dependent lookup in fp6. */
+void PrintTo(const PuntReason& r, std::ostream* os) {
+    *os << "{type " << int(r.icmp_type) << ", code " << int(r.icmp_code) << ", mtu " << r.mtu
+        << "}";
+}
+
+namespace {
+
+const PuntReason kTimeExceeded{kIcmp6TimeExceeded, kTimeExceededHopLimit, 0};
+constexpr PuntReason unreach(uint8_t code) {
+    return {kIcmp6DstUnreachable, code, 0};
+}
+constexpr PuntReason too_big(uint16_t mtu) {
+    return {kIcmp6PacketTooBig, 0, mtu};
+}
+
+/* RFC 4443 3.3: hop limit 0 or 1 when forwarding, code 0. */
+TEST_F(IcmpErrors, TimeExceeded) {
+    for (uint8_t hops : {uint8_t(1), uint8_t(0)}) {
+        SCOPED_TRACE("hop limit " + std::to_string(hops));
+        expect_error(good().hop_limit(hops), Drop::kHopLimit, kTimeExceeded);
+    }
+    // Checked before the route: the route's own error is not owed.
+    expect_error(good().dst(kDstNoRoute).hop_limit(1), Drop::kHopLimit, kTimeExceeded);
+    expect_error(good().dst(kDstReject).hop_limit(1), Drop::kHopLimit, kTimeExceeded);
+}
+
+/* RFC 4443 3.1 code 0: no route, also before any table is published. */
+TEST_F(IcmpErrors, NoRoute) {
+    expect_error(good().dst(kDstNoRoute), Drop::kNoRoute, unreach(kUnreachNoRoute));
+    expect_error(good().dst("3fff::1"), Drop::kNoRoute, unreach(kUnreachNoRoute));
+    t_.fib = nullptr;
+    t_.nexthops = nullptr;
+    expect_error(good(), Drop::kNoRoute, unreach(kUnreachNoRoute));
+}
+
+/* RFC 4443 3.1: unreachable, prohibit and reject routes share a drop
+ * reason; the code tells them apart. */
+TEST_F(IcmpErrors, UnreachableRoutes) {
+    expect_error(good().dst(kDstUnreachable), Drop::kUnreachable, unreach(kUnreachNoRoute));
+    expect_error(good().dst(kDstProhibit), Drop::kUnreachable, unreach(kUnreachProhibited));
+    expect_error(good().dst(kDstReject), Drop::kUnreachable, unreach(kUnreachReject));
+}
+
+/* RFC 4443 3.1 code 2: a link-local source would leave its link. */
+TEST_F(IcmpErrors, BeyondScopeOfSource) {
+    expect_error(good().src("fe80::5"), Drop::kLinkLocalScope, unreach(kUnreachBeyondScope));
+    // Before the hop limit, as the drop reason.
+    expect_error(good().src("fe80::5").hop_limit(1), Drop::kLinkLocalScope,
+                 unreach(kUnreachBeyondScope));
+    // A link-local destination that is not ours is dropped without an error.
+    expect_silent(good().dst("fe80::5"), Drop::kLinkLocalScope);
+}
+
+/* RFC 4443 3.2: larger than the out port's MTU, with that MTU. */
+TEST_F(IcmpErrors, PacketTooBig) {
+    t_.ports[kOut].mtu = 1280;
+    expect_error(good().udp(1, 2, 1400), Drop::kTooBig, too_big(1280));
+    expect_error(good().udp(1, 2, 1280 - 48 + 1), Drop::kTooBig, too_big(1280));
+    t_.ports[kOut].mtu = 1400;
+    expect_error(good().udp(1, 2, 1400), Drop::kTooBig, too_big(1400));
+    // After the hop limit: a packet that would expire is not too big.
+    expect_error(good().udp(1, 2, 1400).hop_limit(1), Drop::kHopLimit, kTimeExceeded);
+    // The MTU of the out port, not of the rx port.
+    t_.ports[kRx].mtu = 1280;
+    t_.ports[kOut].mtu = 1500;
+    expect_forwarded(run1(good().udp(1, 2, 1400)), kOut);
+}
+
+/* RFC 4443 2.4 (e.1), (e.2): never for an ICMPv6 error or a Redirect. */
+TEST_F(IcmpErrors, NeverForIcmpErrorsOrRedirects) {
+    const std::vector<uint8_t> body(4 + 48, 0);
+    for (uint8_t type : {uint8_t(1), uint8_t(2), uint8_t(3), uint8_t(4), uint8_t(0), uint8_t(100),
+                         uint8_t(127), uint8_t(137)}) {
+        SCOPED_TRACE("type " + std::to_string(type));
+        expect_silent(good().hop_limit(1).icmp6(type, 0, body), Drop::kHopLimit);
+        expect_silent(good().dst(kDstReject).icmp6(type, 0, body), Drop::kUnreachable);
+    }
+    t_.ports[kOut].mtu = 1280;
+    expect_silent(good().icmp6(3, 0, std::vector<uint8_t>(1400)), Drop::kTooBig);
+    // An ICMPv6 header whose type is missing: silence.
+    expect_silent(good().hop_limit(1).raw(test::kProtoIcmp6, {}), Drop::kHopLimit);
+    // Informational messages other than Redirect do get errors.
+    for (uint8_t type : {uint8_t(128), uint8_t(129), uint8_t(135), uint8_t(136), uint8_t(255)}) {
+        SCOPED_TRACE("type " + std::to_string(type));
+        expect_error(good().hop_limit(1).icmp6(type, 0, body), Drop::kHopLimit, kTimeExceeded);
+    }
+    expect_error(good().dst(kDstNoRoute).echo_request(1, 1, 16), Drop::kNoRoute,
+                 unreach(kUnreachNoRoute));
+}
+
+/* RFC 4443 2.4 (e.4), (e.5): never for a link-layer multicast or broadcast
+ * frame, except Packet Too Big. */
+TEST_F(IcmpErrors, NeverForLinkLayerMulticastOrBroadcast) {
+    const Mac kOtherGroup = mac("33:33:00:00:12:34");
+    for (const Mac& l2 : {kAllNodesMac, kOtherGroup, kBroadcast}) {
+        SCOPED_TRACE(l2.str());
+        expect_silent(good().eth_dst(l2).hop_limit(1), Drop::kHopLimit);
+        expect_silent(good().eth_dst(l2).dst(kDstNoRoute), Drop::kNoRoute);
+        expect_silent(good().eth_dst(l2).dst(kDstProhibit), Drop::kUnreachable);
+        expect_silent(good().eth_dst(l2).src("fe80::5"), Drop::kLinkLocalScope);
+        t_.ports[kOut].mtu = 1280;
+        expect_error(good().eth_dst(l2).udp(1, 2, 1400), Drop::kTooBig, too_big(1280));
+        t_.ports[kOut].mtu = 1500;
+    }
+}
+
+/* RFC 4443 2.4 (e.3), (e.6): never for a multicast destination, nor to an
+ * unspecified, multicast or loopback source (those are dropped before any
+ * error is owed; with a bucket they stay silent). */
+TEST_F(IcmpErrors, NeverForMulticastDestinationsOrBadSources) {
+    expect_silent(good().dst(kAllRouters).hop_limit(1), Drop::kMcastForward);
+    expect_silent(good().dst("ff0e::101").udp(1, 2, 1400), Drop::kMcastForward);
+    expect_silent(good().src("::").hop_limit(1), Drop::kBadSource);
+    expect_silent(good().src("::").dst(kDstNoRoute), Drop::kBadSource);
+    expect_silent(good().src("ff02::1").hop_limit(1), Drop::kBadSource);
+    expect_silent(good().src("::1").dst(kDstReject), Drop::kBadSource);
+}
+
+/* Drops that owe no error. */
+TEST_F(IcmpErrors, NeverForSilentDrops) {
+    const size_t full = test::kEthLen + test::kIp6Len;
+    expect_silent(good().dst(kDstBlackhole), Drop::kBlackhole);
+    expect_silent(good().dst(kDstUnresolved), Drop::kNoNeighbor);
+    expect_silent(good().dst(kDstConnected), Drop::kNoNeighbor);
+    expect_silent(good().dst(kDstDownPort), Drop::kPortDown);
+    expect_silent(good().dst(kDstAbsentPort), Drop::kPortDown);
+    expect_silent(good().eth_dst(kOtherMac).hop_limit(1), Drop::kL2NotOurs);
+    expect_silent(good().hop_limit(1).truncate(full - 1), Drop::kTruncated);
+    expect_silent(good().hop_limit(1).payload_len(999), Drop::kBadLength);
+    expect_silent(good().hop_limit(1).version(4), Drop::kBadVersion);
+    expect_silent(good().dst("::1"), Drop::kBadDest);
+}
+
+/* Local deliveries carry PuntReason 0, whatever the mbuf held there (the
+ * field overlays the RSS hash). */
+TEST_F(IcmpErrors, LocalPuntsAreTaggedZero) {
+    for (const Pkt& p : {good().dst(kRxGlobal), good().dst(kRxLinkLocal), good().dst(kAllNodes)}) {
+        rte_mbuf* m = make(p);
+        m->hash.usr = 0xdeadbeef;
+        const Outcome o = run({m});
+        expect_punted(o);
+        EXPECT_EQ(o.r.n_icmp, 0);
+        if (o.r.n_punt == 1) {
+            EXPECT_EQ(punt_reason(o.r.punt[0]), PuntReason{});
+        }
+    }
+}
+
+/* The errors follow the local punts, each kind in arrival order. */
+TEST_F(IcmpErrors, ErrorsFollowLocalPunts) {
+    std::vector<rte_mbuf*> in = {
+        make(good().hop_limit(1)),        // error 1
+        make(good().dst(kRxGlobal)),      // local 1
+        make(good()),                     // tx
+        make(good().dst(kDstReject)),     // error 2
+        make(good().dst(kAllNodes)),      // local 2 (pass 1)
+        make(good().dst(kDstBlackhole)),  // freed
+        make(good().dst(kDstNoRoute)),    // error 3
+    };
+    const std::vector<rte_mbuf*> want_punt = {in[1], in[4], in[0], in[3], in[6]};
+    const Outcome o = run(in);
+    EXPECT_EQ(std::vector<rte_mbuf*>(o.r.punt, o.r.punt + o.r.n_punt), want_punt);
+    EXPECT_EQ(o.r.n_icmp, 3);
+    ASSERT_EQ(o.r.n_tx, 1);
+    EXPECT_EQ(o.r.tx[0], in[2]);
+    expect_counters(
+        o.st, 7, 1, 2,
+        {{Drop::kHopLimit, 1}, {Drop::kUnreachable, 1}, {Drop::kBlackhole, 1}, {Drop::kNoRoute, 1}},
+        {.punted = 3});
+    if (o.r.n_punt == 5) {
+        EXPECT_EQ(punt_reason(o.r.punt[0]), PuntReason{});
+        EXPECT_EQ(punt_reason(o.r.punt[1]), PuntReason{});
+        EXPECT_EQ(punt_reason(o.r.punt[2]), kTimeExceeded);
+        EXPECT_EQ(punt_reason(o.r.punt[3]), unreach(kUnreachReject));
+        EXPECT_EQ(punt_reason(o.r.punt[4]), unreach(kUnreachNoRoute));
+    }
+}
+
+/* RFC 4443 2.4 (f): the rx port's bucket lets `burst` errors through, then
+ * refuses until it refills; the refused packets are freed. */
+TEST_F(IcmpErrors, BucketBurstThenLimited) {
+    set_bucket(kRx, 1, 3);
+    std::vector<rte_mbuf*> in;
+    for (int i = 0; i < 5; i++)
+        in.push_back(make(good().hop_limit(1)));
+    Outcome o = run(in);
+    EXPECT_EQ(std::vector<rte_mbuf*>(o.r.punt, o.r.punt + o.r.n_punt),
+              std::vector<rte_mbuf*>(in.begin(), in.begin() + 3));
+    EXPECT_EQ(o.r.n_icmp, 3);
+    expect_counters(o.st, 5, 0, 0, {{Drop::kHopLimit, 5}}, {.punted = 3, .ratelimited = 2});
+
+    // Empty: the next burst gets nothing.
+    o = run({make(good().dst(kDstNoRoute)), make(good().hop_limit(0))});
+    EXPECT_EQ(o.r.n_punt, 0);
+    expect_counters(o.st, 2, 0, 0, {{Drop::kNoRoute, 1}, {Drop::kHopLimit, 1}}, {.ratelimited = 2});
+    // Local delivery does not depend on it.
+    expect_punted(run1(good().dst(kRxGlobal)));
+}
+
+/* Packets that may get no error take no token and are not counted as limited. */
+TEST_F(IcmpErrors, IneligiblePacketsTakeNoToken) {
+    set_bucket(kRx, 1, 2);
+    std::vector<rte_mbuf*> in;
+    for (int i = 0; i < 5; i++)
+        in.push_back(make(good().hop_limit(1).icmp6(1, 0, std::vector<uint8_t>(8))));
+    for (int i = 0; i < 5; i++)
+        in.push_back(make(good().hop_limit(1).eth_dst(kBroadcast)));
+    in.push_back(make(good().hop_limit(1)));
+    in.push_back(make(good().hop_limit(1)));
+    in.push_back(make(good().hop_limit(1)));
+    const Outcome o = run(in);
+    EXPECT_EQ(std::vector<rte_mbuf*>(o.r.punt, o.r.punt + o.r.n_punt),
+              std::vector<rte_mbuf*>(in.begin() + 10, in.begin() + 12));
+    expect_counters(o.st, 13, 0, 0, {{Drop::kHopLimit, 13}}, {.punted = 2, .ratelimited = 1});
+}
+
+/* One bucket per rx port. */
+TEST_F(IcmpErrors, BucketPerRxPort) {
+    set_bucket(kRx, 1, 1);
+    set_bucket(kOut, 1, 1);
+    expect_error(good().hop_limit(1), Drop::kHopLimit, kTimeExceeded);
+    Outcome o = run1(good().hop_limit(1));
+    expect_counters(o.st, 1, 0, 0, {{Drop::kHopLimit, 1}}, {.ratelimited = 1});
+    // The other port's bucket is full.
+    o = run1(good().eth_dst(kOutMac).hop_limit(1), kOut);
+    ASSERT_EQ(o.r.n_punt, 1);
+    EXPECT_EQ(punt_reason(o.r.punt[0]), kTimeExceeded);
+    expect_counters(o.st, 1, 0, 0, {{Drop::kHopLimit, 1}}, {.punted = 1});
+}
+
+/* A rate or a burst of 0 lets nothing through. */
+TEST_F(IcmpErrors, RateOrBurstZeroSendsNothing) {
+    for (auto [rate, burst] : {std::pair{0u, 10u}, std::pair{100u, 0u}}) {
+        SCOPED_TRACE("rate " + std::to_string(rate) + " burst " + std::to_string(burst));
+        set_bucket(kRx, rate, burst);
+        const Outcome o = run1(good().hop_limit(1));
+        EXPECT_EQ(o.r.n_punt, 0);
+        expect_counters(o.st, 1, 0, 0, {{Drop::kHopLimit, 1}}, {.ratelimited = 1});
+    }
+}
+
+/* Without a worker state nothing is punted, whatever is owed. */
+TEST_F(IcmpErrors, NoWorkerStateNoErrors) {
+    local_ = nullptr;
+    expect_silent(good().hop_limit(1), Drop::kHopLimit);
+    expect_silent(good().dst(kDstReject), Drop::kUnreachable);
+}
+
+/* On the real TSC: the bucket refills with time, up to its burst. The TSC
+ * is read once per burst, so a burst never refills itself. */
+TEST_F(IcmpErrors, BucketRefillsOnTheTsc) {
+    WorkerLocal real;  // rte_get_tsc_hz()
+    local_ = &real;
+    set_bucket(kRx, 1000, 2);  // a token per millisecond, two at most
+    for (int round = 0; round < 3; round++) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        const Outcome o =
+            run({make(good().hop_limit(1)), make(good().hop_limit(1)), make(good().hop_limit(1))});
+        EXPECT_EQ(o.r.n_punt, 2);
+        expect_counters(o.st, 3, 0, 0, {{Drop::kHopLimit, 3}}, {.punted = 2, .ratelimited = 1});
+        usleep(20 * 1000);  // 20 tokens' worth: the bucket is full again
+    }
+}
+
+/* A whole burst of 64 owed errors with the default bucket (10). */
+TEST_F(IcmpErrors, FullBurstWithDefaultBucket) {
+    std::vector<rte_mbuf*> in;
+    for (int i = 0; i < BurstResult::kMax; i++)
+        in.push_back(make(i % 2 ? good().hop_limit(1) : good().dst(kDstNoRoute)));
+    const Outcome o = run(in);
+    EXPECT_EQ(o.r.n_punt, kIcmpDefaultBurst);
+    EXPECT_EQ(o.r.n_icmp, kIcmpDefaultBurst);
+    expect_counters(o.st, 64, 0, 0, {{Drop::kHopLimit, 32}, {Drop::kNoRoute, 32}},
+                    {.punted = kIcmpDefaultBurst, .ratelimited = 64 - kIcmpDefaultBurst});
+}
+
+/* The counters when the punt ring takes only part of a burst's punts: the
+ * errors, last in the list, are lost first and stay counted as drops. */
+TEST(PuntShortfall, Accounting) {
+    BurstResult r;
+    r.n_punt = 4;
+    r.n_icmp = 2;
+    auto after = [&](unsigned enqueued) {
+        WorkerStats st;
+        st.punted = 2;
+        st.icmp_punted = 2;
+        punt_shortfall(r, enqueued, &st);
+        return st;
+    };
+    WorkerStats st = after(4);
+    EXPECT_EQ(st.punted, 2u);
+    EXPECT_EQ(st.icmp_punted, 2u);
+    EXPECT_EQ(st.drops[size_t(Drop::kPuntFull)], 0u);
+    st = after(3);
+    EXPECT_EQ(st.punted, 2u);
+    EXPECT_EQ(st.icmp_punted, 1u);
+    EXPECT_EQ(st.drops[size_t(Drop::kPuntFull)], 0u);
+    st = after(1);
+    EXPECT_EQ(st.punted, 1u);
+    EXPECT_EQ(st.icmp_punted, 0u);
+    EXPECT_EQ(st.drops[size_t(Drop::kPuntFull)], 1u);
+    st = after(0);
+    EXPECT_EQ(st.punted, 0u);
+    EXPECT_EQ(st.icmp_punted, 0u);
+    EXPECT_EQ(st.drops[size_t(Drop::kPuntFull)], 2u);
+    // No errors in the burst: every loss is a local punt.
+    r.n_icmp = 0;
+    st = WorkerStats{};
+    st.punted = 4;
+    punt_shortfall(r, 1, &st);
+    EXPECT_EQ(st.punted, 1u);
+    EXPECT_EQ(st.icmp_punted, 0u);
+    EXPECT_EQ(st.drops[size_t(Drop::kPuntFull)], 3u);
 }
 
 }  // namespace
