@@ -105,6 +105,8 @@ const std::vector<std::pair<std::string_view, Router::Handler>>& Router::handler
         {"route.get", &Router::route_get},     {"neigh.add", &Router::neigh_add},
         {"neigh.del", &Router::neigh_del},     {"neigh.show", &Router::neigh_show},
         {"stats.show", &Router::stats_show},   {"stats.reset", &Router::stats_reset},
+        {"policy.show", &Router::policy_show}, {"policy.add", &Router::policy_add},
+        {"policy.del", &Router::policy_del},
     };
     return table;
 }
@@ -259,8 +261,10 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
         nd.dad.transmits = unsigned(*transmits);
     if (retrans)
         nd.dad.retrans_ms = unsigned(*retrans);
-    if (strict)
+    if (strict && nd.strict_source != (*strict == "on")) {
         nd.strict_source = *strict == "on";
+        src_epoch_++;
+    }
     if (state)
         set_port_up(port, *state == "up");
     return nlohmann::json(nullptr);
@@ -340,11 +344,36 @@ static absl::StatusOr<std::pair<Ip6, int>> parse_local(const nlohmann::json& a) 
     return std::pair(addr, plen);
 }
 
+/* "forever" or a number of seconds, as ip's preferred_lft/valid_lft. */
+static absl::StatusOr<std::optional<uint64_t>> parse_lifetime(const nlohmann::json& a,
+                                                              const char* key) {
+    auto text = opt_str(a, key);
+    if (!text || *text == "forever" || *text == "infinity")
+        return std::optional<uint64_t>();
+    if (text->empty() || text->size() > 10 || text->find_first_not_of("0123456789") != std::string::npos)
+        return absl::InvalidArgumentError(
+            fmt::format("{} must be a number of seconds or forever, not \"{}\"", key, *text));
+    return std::optional<uint64_t>(std::stoull(*text));
+}
+
 absl::StatusOr<nlohmann::json> Router::addr_add(const nlohmann::json& a) {
     FP6_ASSIGN(port, port_by_name(a, "dev"));
     FP6_ASSIGN(local, parse_local(a));
+    FP6_ASSIGN(preferred_lft, parse_lifetime(a, "preferred_lft"));
+    FP6_ASSIGN(valid_lft, parse_lifetime(a, "valid_lft"));
+    if (valid_lft && (!preferred_lft || *preferred_lft > *valid_lft))
+        return absl::InvalidArgumentError("preferred_lft must not exceed valid_lft");
+    AddrOptions opts;
+    opts.operator_preferred = a.value("preferred_source", false);
+    opts.temporary = a.value("temporary", false);
+    opts.autoconf = a.value("autoconf", false);
+    uint64_t now = now_ms();
+    if (preferred_lft)
+        opts.preferred_until = now + *preferred_lft * 1000;
+    if (valid_lft)
+        opts.valid_until = now + *valid_lft * 1000;
     bool up = port_routes_up(port);
-    FP6_RETURN_IF_ERROR(addrs_.add(port, local.first, local.second, up));
+    FP6_RETURN_IF_ERROR(addrs_.add(port, local.first, local.second, up, false, opts));
     FP6_RETURN_IF_ERROR(commit([&] { (void)addrs_.del(port, local.first, local.second, up); }));
     if (up) {
         program_mcast(port);
@@ -378,6 +407,13 @@ absl::StatusOr<nlohmann::json> Router::addr_show(const nlohmann::json& a) {
         if (only && *only != id)
             continue;
         nlohmann::json info = nlohmann::json::array();
+        uint64_t now = now_ms();
+        // As ip -j: lifetimes in seconds left, 4294967295 for forever.
+        auto left = [&](std::optional<uint64_t> until) -> uint64_t {
+            if (!until)
+                return 4294967295ULL;
+            return *until > now ? (*until - now) / 1000 : 0;
+        };
         for (const Address& ad : addrs_.on_port(id))
             info.push_back({{"family", "inet6"},
                             {"local", ad.addr.str()},
@@ -385,7 +421,12 @@ absl::StatusOr<nlohmann::json> Router::addr_show(const nlohmann::json& a) {
                             {"scope", ad.addr.is_linklocal() ? "link" : "global"},
                             {"tentative", ad.state != AddrState::kPreferred},
                             {"dadfailed", ad.state == AddrState::kDuplicate},
-                            {"deprecated", false}});
+                            {"deprecated", ad.deprecated},
+                            {"preferred_source", ad.opts.operator_preferred},
+                            {"temporary", ad.opts.temporary},
+                            {"autoconf", ad.opts.autoconf},
+                            {"valid_life_time", left(ad.opts.valid_until)},
+                            {"preferred_life_time", ad.deprecated ? 0 : left(ad.opts.preferred_until)}});
         out.push_back({{"ifname", dp_->port(id).name}, {"addr_info", info}});
     }
     return out;
@@ -415,7 +456,14 @@ absl::StatusOr<RouteSpec> Router::route_spec(const nlohmann::json& a, bool for_a
     FP6_ASSIGN(metric, opt_num(a, "metric", UINT32_MAX));
     if (metric)
         s.metric = uint32_t(*metric);
-    (void)for_add;
+    if (auto src = opt_str(a, "prefsrc")) {
+        FP6_ASSIGN(addr, parse_addr(*src, "src"));
+        // As RTF_SETSRC in the original design: the source must be ours.
+        if (for_add && !addrs_.is_ours(addr))
+            return absl::InvalidArgumentError(
+                fmt::format("src {} is not one of our addresses", addr.str()));
+        s.prefsrc = addr;
+    }
     return s;
 }
 
@@ -426,6 +474,8 @@ nlohmann::json Router::route_json(const Route& r) const {
         j["gateway"] = r.gateway->str();
     if (const RibPortInfo* p = rib_.port_info(r.port))
         j["dev"] = p->name;
+    if (r.prefsrc)
+        j["prefsrc"] = r.prefsrc->str();
     j["protocol"] = r.origin == RouteOrigin::kStatic ? "static" : "kernel";
     j["metric"] = r.metric;
     nlohmann::json flags = nlohmann::json::array();
@@ -471,12 +521,41 @@ absl::StatusOr<nlohmann::json> Router::route_show(const nlohmann::json& a) {
 absl::StatusOr<nlohmann::json> Router::route_get(const nlohmann::json& a) {
     FP6_ASSIGN(dst, str_arg(a, "dst"));
     FP6_ASSIGN(addr, parse_addr(dst, "address"));
-    const Route* r = rib_.lookup(addr);
-    if (r == nullptr)
-        return absl::NotFoundError(fmt::format("no route to {}", addr.str()));
-    nlohmann::json j = route_json(*r);
+    std::optional<uint16_t> oif;
+    if (a.contains("oif")) {
+        FP6_ASSIGN(id, port_by_name(a, "oif"));
+        oif = id;
+    }
+    // A link-local destination is on the link it is asked for; without
+    // oif it is ambiguous, as in `ip -6 route get fe80::1`. With oif and no
+    // route, the answer is the one for a destination on-link through oif.
+    const Route* r = addr.is_linklocal() ? nullptr : rib_.lookup(addr);
+    if (r == nullptr && !oif)
+        return absl::NotFoundError(fmt::format(
+            "no route to {}{}", addr.str(), addr.is_linklocal() ? " (link-local: give oif)" : ""));
+    nlohmann::json j = r != nullptr ? route_json(*r) : nlohmann::json{{"type", "unicast"}};
+    if (r != nullptr)
+        j["route"] = r->dst.str();
     j["dst"] = addr.str();
-    j["route"] = r->dst.str();
+    uint16_t out = oif.value_or(r != nullptr ? r->port : kNoPort);
+    if (const RibPortInfo* p = rib_.port_info(out))
+        j["dev"] = p->name;
+    if (auto from = opt_str(a, "from")) {
+        FP6_ASSIGN(f, parse_addr(*from, "from address"));
+        bool usable = false;
+        for (const Address& ad : addrs_.all())
+            usable |= ad.addr == f && ad.usable();
+        if (!usable)
+            return absl::InvalidArgumentError(
+                fmt::format("from {} is not a usable address of ours", f.str()));
+        j["prefsrc"] = f.str();
+        return j;
+    }
+    absl::StatusOr<Ip6> src = select_source(addr, out, r);
+    if (src.ok())
+        j["prefsrc"] = src->str();
+    else
+        j["prefsrc_error"] = std::string(src.status().message());
     return j;
 }
 
@@ -567,6 +646,10 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                               {"na_sent", ctl_stats_.na_sent},
                               {"echo_replies", ctl_stats_.echo_replies},
                               {"no_mbuf", ctl_stats_.no_mbuf},
+                              {"src_route", ctl_stats_.src_route},
+                              {"src_route_unusable", ctl_stats_.src_route_unusable},
+                              {"src_none", ctl_stats_.src_none},
+                              {"src_not_ready", ctl_stats_.src_not_ready},
                               {"tx_dropped", dp_->control_tx_dropped()},
                               {"nd_drops", nd_drops}};
     return nlohmann::json{{"ports", ports}, {"workers", workers}, {"drops", drops},
@@ -584,6 +667,98 @@ absl::StatusOr<nlohmann::json> Router::stats_reset(const nlohmann::json&) {
         stats_baseline_[w] = *stats[w];
     ctl_stats_ = ControlStats{};
     return nlohmann::json(nullptr);
+}
+
+/* ---- source selection ---- */
+
+uint64_t Router::src_generation() const {
+    // Any change of the usable addresses, of the policy table or of a
+    // strict-source setting makes every cached answer stale.
+    return addrs_.generation() + (policy_.version() << 32) + (src_epoch_ << 48);
+}
+
+absl::StatusOr<Ip6> Router::select_source(const Ip6& dst, uint16_t oif, const Route* route) {
+    if (route != nullptr && route->prefsrc) {
+        for (const Address& a : addrs_.all()) {
+            if (a.addr == *route->prefsrc && a.usable() && port_routes_up(a.port)) {
+                ctl_stats_.src_route++;
+                return a.addr;
+            }
+        }
+        ctl_stats_.src_route_unusable++;
+    }
+    uint64_t gen = src_generation();
+    if (auto hit = src_cache_.lookup(dst, oif, gen))
+        return *hit;
+    SrcQuery q;
+    q.dst = dst;
+    q.out_port = oif;
+    auto nd = port_nd_.find(oif);
+    q.strict_source = nd != port_nd_.end() && nd->second.strict_source;
+    std::vector<SrcCandidate> cands;
+    for (const Address& a : addrs_.all()) {
+        if (!port_routes_up(a.port) || !in_candidate_set(q, a.port))
+            continue;
+        if (a.state == AddrState::kTentative) {
+            q.tentative++;
+            continue;
+        }
+        if (!a.usable())
+            continue;
+        cands.push_back({a.addr, a.plen, a.port, !a.deprecated, a.opts.operator_preferred,
+                         a.opts.temporary, a.opts.autoconf});
+    }
+    absl::StatusOr<Ip6> src = fp6::select_source(q, cands, policy_);
+    if (src.ok())
+        src_cache_.put(dst, oif, gen, *src);
+    else if (absl::IsUnavailable(src.status()))
+        ctl_stats_.src_not_ready++;
+    else
+        ctl_stats_.src_none++;
+    return src;
+}
+
+absl::StatusOr<nlohmann::json> Router::policy_show(const nlohmann::json&) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const PolicyTable::Entry& e : policy_.list())
+        out.push_back({{"prefix", e.prefix.str()}, {"precedence", e.precedence}, {"label", e.label}});
+    return out;
+}
+
+absl::StatusOr<nlohmann::json> Router::policy_add(const nlohmann::json& a) {
+    FP6_ASSIGN(text, str_arg(a, "prefix"));
+    FP6_ASSIGN(prefix, parse_prefix(text));
+    FP6_ASSIGN(precedence, opt_num(a, "precedence", UINT32_MAX));
+    FP6_ASSIGN(label, opt_num(a, "label", UINT32_MAX));
+    if (!precedence || !label)
+        return absl::InvalidArgumentError("policy add needs precedence N and label N");
+    if (prefix.has_host_bits())
+        return absl::InvalidArgumentError(fmt::format("prefix {} has host bits set; did you mean {}?",
+                                                      prefix.str(), prefix.canonical().str()));
+    FP6_RETURN_IF_ERROR(policy_.add(prefix, uint32_t(*precedence), uint32_t(*label)));
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::policy_del(const nlohmann::json& a) {
+    FP6_ASSIGN(text, str_arg(a, "prefix"));
+    FP6_ASSIGN(prefix, parse_prefix(text));
+    FP6_RETURN_IF_ERROR(policy_.del(prefix.canonical()));
+    return nlohmann::json(nullptr);
+}
+
+void Router::expire_addresses() {
+    auto changed = addrs_.expire(now_ms(), [this](uint16_t p) { return port_routes_up(p); });
+    if (changed.empty())
+        return;
+    for (const auto& [port, addr] : changed) {
+        if (addrs_.find(port, addr) == nullptr)
+            dad_.cancel(port, addr);
+        publish_port_addrs(port);
+        if (port_routes_up(port))
+            program_mcast(port);
+    }
+    if (absl::Status st = rib_.commit(); !st.ok())
+        FP6_LOG(ERR, Rib, "routes not published: {}", std::string(st.message()));
 }
 
 WorkerStats Router::since_reset(size_t w) const {
@@ -607,9 +782,17 @@ void Router::poll_links() {
 }
 
 
-std::optional<uint64_t> Router::next_deadline() const { return dad_.next_deadline(); }
+std::optional<uint64_t> Router::next_deadline() const {
+    std::optional<uint64_t> a = dad_.next_deadline(), b = addrs_.next_expiry();
+    if (a && b)
+        return std::min(*a, *b);
+    return a ? a : b;
+}
 
-void Router::on_timer() { apply_dad(dad_.poll(now_ms())); }
+void Router::on_timer() {
+    apply_dad(dad_.poll(now_ms()));
+    expire_addresses();
+}
 
 void Router::start_dad(uint16_t port, const Ip6& addr) {
     apply_dad(dad_.start(port, addr, port_nd_[port].dad, now_ms()));

@@ -20,6 +20,7 @@
 #include "rib/fib.h"
 #include "rib/nexthop.h"
 #include "rib/rib.h"
+#include "rib/srcsel.h"
 
 namespace fp6 {
 
@@ -38,6 +39,10 @@ struct ControlStats {
     uint64_t ns_sent = 0, na_sent = 0, echo_replies = 0;
     uint64_t nd_drops[32] = {};   // indexed by NdDrop
     uint64_t no_mbuf = 0;
+    uint64_t src_route = 0;           // a route's `src` chose the source
+    uint64_t src_route_unusable = 0;  // a route's `src` was tentative, duplicate or gone
+    uint64_t src_none = 0;            // "no source address"
+    uint64_t src_not_ready = 0;       // "address not ready"
 };
 
 /* Per-port settings of neighbour discovery, and whether the port is
@@ -71,6 +76,13 @@ public:
     void on_timer();
     uint64_t now_ms() const { return cfg_.clock(); }
 
+    /* The source fp6 uses for a packet it originates toward `dst` out of
+     * `oif` (kNoPort when unknown): the route's `src` while that address is
+     * usable, else RFC 6724 section 5 over our usable addresses, cached per
+     * (dst, oif) and made stale by the source generation. NotFound "no
+     * source address" or Unavailable "address not ready". */
+    absl::StatusOr<Ip6> select_source(const Ip6& dst, uint16_t oif, const Route* route = nullptr);
+
     /* Hands a frame to the local-delivery path as if a worker had punted it
      * (m->port says where it arrived). For tests. */
     void inject_local(rte_mbuf* m) { handle_local(m); }
@@ -97,6 +109,11 @@ private:
     absl::StatusOr<nlohmann::json> neigh_show(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> stats_show(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> stats_reset(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> policy_show(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> policy_add(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> policy_del(const nlohmann::json& a);
+    uint64_t src_generation() const;
+    void expire_addresses();
 
     absl::StatusOr<uint16_t> port_by_name(const nlohmann::json& a, const char* key) const;
     absl::StatusOr<RouteSpec> route_spec(const nlohmann::json& a, bool for_add) const;
@@ -134,6 +151,9 @@ private:
     ControlStats ctl_stats_;
     std::vector<WorkerStats> stats_baseline_;  // worker counters at the last stats reset
     Dad dad_;
+    PolicyTable policy_;
+    SrcCache src_cache_{4096};
+    uint64_t src_epoch_ = 0;  // bumped by settings that change selection (strict-source)
     std::map<uint16_t, PortNd> port_nd_;
 };
 

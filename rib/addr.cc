@@ -30,7 +30,7 @@ absl::Status check_address(const Ip6& a, int plen) {
 }
 
 absl::Status AddrTable::add(uint16_t port, const Ip6& addr, int plen, bool port_up,
-                            bool auto_linklocal) {
+                            bool auto_linklocal, AddrOptions opts) {
     if (absl::Status st = check_address(addr, plen); !st.ok())
         return st;
     for (const Address& e : addrs_) {
@@ -44,7 +44,7 @@ absl::Status AddrTable::add(uint16_t port, const Ip6& addr, int plen, bool port_
                 fmt::format("{} in use on {}", addr.str(), p != nullptr ? p->name : "?"));
         }
     }
-    Address a{addr, plen, port, AddrState::kTentative, auto_linklocal};
+    Address a{addr, plen, port, AddrState::kTentative, auto_linklocal, false, opts};
     addrs_.push_back(a);
     if (port_up)
         install(a);
@@ -125,6 +125,50 @@ const Address* AddrTable::find(uint16_t port, const Ip6& addr) const {
 bool AddrTable::is_usable_on(uint16_t port, const Ip6& addr) const {
     const Address* a = find(port, addr);
     return a != nullptr && a->usable();
+}
+
+std::vector<std::pair<uint16_t, Ip6>> AddrTable::expire(
+    uint64_t now, const std::function<bool(uint16_t)>& port_up) {
+    std::vector<std::pair<uint16_t, Ip6>> changed;
+    for (auto it = addrs_.begin(); it != addrs_.end();) {
+        Address& a = *it;
+        if (a.opts.valid_until && *a.opts.valid_until <= now) {
+            // RFC 4862 5.5.4: an address whose valid lifetime expires is removed.
+            FP6_LOG(INFO, Rib, "{}: address {}/{} removed: valid lifetime ended",
+                    rib_.port_info(a.port)->name, a.addr.str(), a.plen);
+            if (port_up(a.port))
+                withdraw(a);
+            changed.push_back({a.port, a.addr});
+            it = addrs_.erase(it);
+            generation_++;
+            continue;
+        }
+        if (!a.deprecated && a.opts.preferred_until && *a.opts.preferred_until <= now) {
+            // RFC 4862 5.5.4: past its preferred lifetime an address is
+            // deprecated: still valid, no longer preferred as a source.
+            a.deprecated = true;
+            FP6_LOG(INFO, Rib, "{}: address {}/{} deprecated: preferred lifetime ended",
+                    rib_.port_info(a.port)->name, a.addr.str(), a.plen);
+            changed.push_back({a.port, a.addr});
+            generation_++;
+        }
+        ++it;
+    }
+    return changed;
+}
+
+std::optional<uint64_t> AddrTable::next_expiry() const {
+    std::optional<uint64_t> next;
+    auto consider = [&](std::optional<uint64_t> t) {
+        if (t && (!next || *t < *next))
+            next = t;
+    };
+    for (const Address& a : addrs_) {
+        consider(a.opts.valid_until);
+        if (!a.deprecated)
+            consider(a.opts.preferred_until);
+    }
+    return next;
 }
 
 bool AddrTable::has_linklocal(uint16_t port) const {

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,13 +30,25 @@ namespace fp6 {
  * is used: as a source, and as a destination we accept. */
 enum class AddrState : uint8_t { kTentative, kPreferred, kDuplicate };
 
+/* What the operator says of an address besides its prefix (`addr add`). */
+struct AddrOptions {
+    bool operator_preferred = false;  // `preferred-source`: source selection's rule 4
+    bool temporary = false;           // RFC 4941 temporary address (rule 7)
+    bool autoconf = false;            // autoconfigured rather than static
+    std::optional<uint64_t> preferred_until;  // ms on the control clock; none: forever
+    std::optional<uint64_t> valid_until;      // ms on the control clock; none: forever
+};
+
 struct Address {
     Ip6 addr;
     int plen = 64;
     uint16_t port = kNoPort;
     AddrState state = AddrState::kTentative;
     bool auto_linklocal = false;  // derived from the MAC by fp6 at port up
+    bool deprecated = false;      // its preferred lifetime ended: usable, but avoided
+    AddrOptions opts;
     Prefix6 subnet() const { return Prefix6(addr, plen).canonical(); }
+    /* Usable: DAD passed (preferred or deprecated, RFC 4862 5.5.4). */
     bool usable() const { return state == AddrState::kPreferred; }
 };
 
@@ -56,7 +70,7 @@ public:
      * another port (AlreadyExists "in use on PORT"). `port_up` says whether
      * the port's routes are to be installed now. Undone by del(). */
     absl::Status add(uint16_t port, const Ip6& addr, int plen, bool port_up,
-                     bool auto_linklocal = false);
+                     bool auto_linklocal = false, AddrOptions opts = {});
     /* NotFound when the address is not on the port. */
     absl::Status del(uint16_t port, const Ip6& addr, int plen, bool port_up);
     /* Installs / withdraws the routes of every address of the port; both
@@ -68,6 +82,14 @@ public:
      * Returns false if the address is not there. */
     bool set_state(uint16_t port, const Ip6& addr, AddrState state);
     const Address* find(uint16_t port, const Ip6& addr) const;
+    /* Address lifetimes (RFC 4862 5.5.4): at `now`, addresses whose
+     * preferred lifetime ended become deprecated, those whose valid lifetime
+     * ended are removed (their routes withdrawn when `port_up(port)`).
+     * Returns the (port, address) pairs that changed. */
+    std::vector<std::pair<uint16_t, Ip6>> expire(uint64_t now,
+                                                 const std::function<bool(uint16_t)>& port_up);
+    /* The earliest lifetime deadline, if any. */
+    std::optional<uint64_t> next_expiry() const;
     /* A usable (preferred) address of the port equal to `a`. */
     bool is_usable_on(uint16_t port, const Ip6& a) const;
     /* Drops every address of the port (the port is being deleted). */

@@ -195,6 +195,7 @@ absl::Status Rib::add_static(const RouteSpec& spec) {
     r.gateway = spec.gateway;
     r.port = unicast ? port : kNoPort;
     r.nh_id = id;
+    r.prefsrc = spec.prefsrc;
     auto& list = routes_[spec.dst];
     list.insert(std::upper_bound(list.begin(), list.end(), r,
                                  [](const Route& a, const Route& b) { return a.metric < b.metric; }),

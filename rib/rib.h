@@ -48,6 +48,7 @@ struct Route {
     uint16_t port = kNoPort;  // outgoing port; kNoPort for reject-like types
     uint32_t nh_id = 0;       // the next hop this route holds a reference on
     uint32_t owners = 1;      // connected/local: how many addresses imply this route
+    std::optional<Ip6> prefsrc;  // `src ADDR`: wins over source selection while usable
 };
 
 /* What `route add` / `route del` ask for. Unset fields are wildcards for del. */
@@ -57,6 +58,7 @@ struct RouteSpec {
     std::optional<Ip6> gateway;
     std::optional<uint16_t> port;
     std::optional<uint32_t> metric;
+    std::optional<Ip6> prefsrc;  // the caller checks it is one of our addresses
 };
 
 /* What the RIB needs to know of a port; the port layer owns ports. */

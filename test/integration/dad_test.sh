@@ -126,10 +126,15 @@ addr_states() {
     ctl -j addr show dev "$1" | fp6_addr_states
 }
 
-# addr_state DEV ADDR: usable, tentative, dadfailed, or absent.
+# addr_state DEV ADDR: usable, tentative, dadfailed, absent, or error (no
+# answer from fp6d).
 addr_state() {
-    local s
-    s=$(addr_states "$1" | awk -v a="$2" '$2 == a { print $5 }')
+    local states s
+    if ! states=$(addr_states "$1"); then
+        echo error
+        return
+    fi
+    s=$(awk -v a="$2" '$2 == a { print $5 }' <<<"$states")
     echo "${s:-absent}"
 }
 
@@ -153,8 +158,12 @@ for r in json.load(sys.stdin):
 '
 }
 
+# has_route PREFIX: fp6 lists PREFIX. (Not `route_dsts | grep -q`: grep
+# leaving early breaks the pipe, and pipefail turns that into a failure.)
 has_route() {
-    route_dsts | grep -qxF "$1"
+    local dsts
+    dsts=$(route_dsts) || return 1
+    grep -qxF "$1" <<<"$dsts"
 }
 
 # host_addr ADDR: H's line for ADDR in `ip -6 addr show`.
@@ -241,7 +250,10 @@ check "(a) addr del removes the dadfailed address" dup_deleted
 
 in_h ip -6 addr add 2001:db8:d::1/64 dev "$H_IF" ||
     fail_setup "add 2001:db8:d::1 to $H (with DAD)"
-host_dadfailed() { host_addr 2001:db8:d::1 | grep -q 'dadfailed'; }
+host_dadfailed() {
+    local line
+    line=$(host_addr 2001:db8:d::1) && grep -q dadfailed <<<"$line"
+}
 host_detects() {
     wait_until 5 host_dadfailed
     local rc=$?
@@ -306,8 +318,10 @@ kept_addrs() {
 }
 check "(d) port down keeps p0's addresses" kept_addrs
 route_gone() {
-    note "fp6 routes: $(route_dsts | tr '\n' ' ')"
-    ! has_route 2001:db8:d::/64
+    local dsts
+    dsts=$(route_dsts) || return 1
+    note "fp6 routes: $(tr '\n' ' ' <<<"$dsts")"
+    ! grep -qxF 2001:db8:d::/64 <<<"$dsts"
 }
 check "(d) port down withdraws the connected route 2001:db8:d::/64" route_gone
 

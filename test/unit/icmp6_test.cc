@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -555,6 +556,45 @@ TEST(FindParamProblem, ExtensionHeaderBound) {
     nine = cat(opts_header(kDestOpts, {}), eight);
     expect_accept(find(packet(kHost, kRouter, kDestOpts, cat(eight, Bytes(8)))), kUdp, 40 + 64);
     expect_discard(find(packet(kHost, kRouter, kDestOpts, cat(nine, Bytes(8)))));
+}
+
+/* Mutated and cut packets: every function stays inside [pkt, pkt + len)
+ * (an AddressSanitizer build checks it: each packet is its own exact-size
+ * allocation) and its answers are consistent. Deterministic seed. */
+TEST(Icmp6Rules, MutatedPacketsStayInBounds) {
+    const std::vector<Bytes> seeds = {
+        packet(kHost, kRouter, kHbh,
+               cat(cat(opts_header(kDestOpts, option(kOptSkip)), opts_header(kRouting, {})),
+                   cat(routing(kFragment, 0), cat(fragment(kIcmp, 0, true), icmp(1))))),
+        packet(kHost, kGroup, kAh, cat(ah(kDestOpts), cat(opts_header(kIcmp, {}), icmp(137)))),
+        packet(kHost, kFar, kHbh, cat(opts_header(kUdp, option(kOptSend)), Bytes(8))),
+    };
+    std::mt19937 rng(4443);
+    Bytes out(kIcmp6ErrorMaxLen);
+    for (int round = 0; round < 20000; round++) {
+        Bytes p = seeds[rng() % seeds.size()];
+        for (int k = int(rng() % 4); k > 0; k--)
+            p[40 + rng() % (p.size() - 40)] = uint8_t(rng());
+        if (rng() % 4 == 0)
+            p[4 + rng() % 2] = uint8_t(rng());  // Payload Length
+        p.resize(rng() % (p.size() + 1));
+        const std::vector<uint8_t> exact(p.begin(), p.end());
+        const uint8_t* d = exact.empty() ? nullptr : exact.data();
+        const ParamProblem pp = find_param_problem(d, exact.size());
+        if (pp.action == ParamProblem::Action::kSend) {
+            EXPECT_LT(pp.pointer, exact.size());
+        }
+        if (pp.action == ParamProblem::Action::kAccept) {
+            EXPECT_LE(pp.offset, exact.size());
+        }
+        for (uint8_t type : {uint8_t(1), uint8_t(2), uint8_t(4)})
+            error_allowed(d, exact.size(), rng() % 2, type, uint8_t(rng() % 3), false);
+        const size_t len = build_icmp6_error(out, kRouter, 3, 0, 0, d, exact.size(), 64);
+        if (len != 0) {
+            EXPECT_TRUE(icmp6_checksum_ok(kRouter, Ip6::from_bytes(out.data() + 24),
+                                          out.data() + 40, len - 40));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
