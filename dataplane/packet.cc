@@ -181,7 +181,8 @@ constexpr PuntReason unreachable(uint8_t code) {
     return {kIcmp6DstUnreachable, code, 0};
 }
 
-/* What only a packet that would be forwarded must satisfy. */
+/* What only a packet that would be forwarded must satisfy: a drop (with the
+ * error owed, if any), or forward() when it passes. */
 inline Verdict validate_forwarding(const rte_ipv6_hdr* ip) {
     const Ip6 src = Ip6::from_bytes(ip->src_addr);
     // RFC 4291 2.5.2: a packet with the unspecified source is never forwarded.
@@ -198,7 +199,8 @@ inline Verdict validate_forwarding(const rte_ipv6_hdr* ip) {
     return forward();
 }
 
-/* What the next hop makes of a packet that is not for us. */
+/* What the next hop makes of a packet that is not for us: a drop (with the
+ * error owed, if any), or forward() when the next hop can take it. */
 inline Verdict validate_nexthop(const Tables& t, const NextHop& nh) {
     switch (nh.kind) {
         case NhKind::kNeighbor:

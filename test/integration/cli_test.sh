@@ -326,6 +326,29 @@ d["gateway"] == "2001:db8:1::2" and d["dev"] == "n0" and d["protocol"] == "stati
 }
 check "route get 2001:db8:100::5 -j: via 2001:db8:1::2 dev n0" route_get_json
 
+# Source selection (RFC 6724) as `route get` reports it, live: the outgoing
+# port's address (rule 5), the destination's own prefix, an operator's
+# preferred-source (rule 4), a route's src, and `from`.
+route_get_source() {
+    ctl -j route get 2001:db8:100::5 | jtest 'd["prefsrc"] == "2001:db8:1::1"' || return 1
+    ctl -j route get 2001:db8:2::77 | jtest 'd["prefsrc"] == "2001:db8:2::1" and d["dev"] == "n1"' ||
+        return 1
+    ctl addr add 2001:db8:1::9/64 dev n0 preferred-source || return 1
+    local i
+    for ((i = 0; i < 50; i++)); do
+        ctl -j route get 2001:db8:100::5 | jtest 'd["prefsrc"] == "2001:db8:1::9"' && break
+        sleep 0.2
+    done
+    [ "$i" -lt 50 ] || { note "preferred-source not chosen: $(ctl -j route get 2001:db8:100::5)"; return 1; }
+    ctl route add 2001:db8:300::/48 via 2001:db8:1::2 src 2001:db8:2::1 || return 1
+    ctl -j route get 2001:db8:300::1 | jtest 'd["prefsrc"] == "2001:db8:2::1"' || return 1
+    ctl -j route get 2001:db8:300::1 from 2001:db8:1::1 | jtest 'd["prefsrc"] == "2001:db8:1::1"' ||
+        return 1
+    ctl route del 2001:db8:300::/48 && ctl addr del 2001:db8:1::9/64 dev n0
+}
+check "route get -j reports the source fp6 would use (rule 5, preferred-source, route src, from)" \
+    route_get_source
+
 route_show_table() {
     local table
     table=$(ctl route show) || return 1

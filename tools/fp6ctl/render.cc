@@ -164,7 +164,8 @@ std::string render_addrs(const json& data) {
             if (addr.find('/') == std::string::npos && field(a, "prefixlen").is_number())
                 addr += '/' + text(a, "prefixlen");
             t.add({text(link, "ifname"), addr, text(a, "scope"),
-                   flag_words(a, {"tentative", "dadfailed", "deprecated"})});
+                   flag_words(a, {"tentative", "dadfailed", "deprecated", "preferred_source",
+                                  "temporary", "autoconf"})});
         }
     }
     return t.str();
@@ -203,6 +204,13 @@ std::string render_stats(const json& data) {
     return absl::StrJoin(parts, "\n");
 }
 
+std::string render_policy(const json& data) {
+    Table t({"PREFIX", "PRECEDENCE", "LABEL"}, {false, true, true});
+    for (const auto& e : array_or_empty(data))
+        t.add({text(e, "prefix"), text(e, "precedence"), text(e, "label")});
+    return t.str();
+}
+
 std::string render(std::string_view cmd, const json& data) {
     if (data.is_null() || ((data.is_array() || data.is_object()) && data.empty()))
         return "";
@@ -216,6 +224,8 @@ std::string render(std::string_view cmd, const json& data) {
         return render_neighs(data);
     if (cmd == "stats.show")
         return render_stats(data);
+    if (cmd == "policy.show")
+        return render_policy(data);
     if (data.is_string())
         return data.get<std::string>() + "\n";
     return dump(data, 2) + "\n";

@@ -46,6 +46,7 @@ std::string render_stats(const nlohmann::json& data);
 
 /* The output for the reply data of cmd: "" when data is null or empty, the
  * renderer above for the show commands, otherwise data as indented JSON. */
+std::string render_policy(const nlohmann::json& data);
 std::string render(std::string_view cmd, const nlohmann::json& data);
 
 }  // namespace fp6::ctl
