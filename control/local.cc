@@ -110,12 +110,14 @@ void Router::handle_echo(rte_mbuf* m, uint16_t port, const uint8_t*, size_t len)
             if (a.addr == dst && a.usable())
                 from = dst;
     } else if (ok && (dst == kAllNodes || dst == kAllRouters)) {
-        // Answered from a unicast address of the port it came in on, of the
-        // scope of the asker.
+        // Answered from a unicast address of the port it came in on, chosen
+        // by source selection toward the asker.
+        absl::StatusOr<Ip6> chosen = select_source(src, port);
+        if (chosen.ok() && addrs_.is_usable_on(port, *chosen))
+            from = *chosen;
         for (const Address& a : addrs_.on_port(port))
-            if (a.usable() && (!from || a.addr.is_linklocal() == src.is_linklocal()))
-                if (!from || from->is_linklocal() != src.is_linklocal())
-                    from = a.addr;
+            if (!from && a.usable() && a.addr.is_linklocal() == src.is_linklocal())
+                from = a.addr;
     }
     if (!from) {
         ctl_stats_.punt_unhandled++;
