@@ -21,8 +21,33 @@ RTE_INIT(fp6_log_init) {
 
 int log_type_id(LogType t) { return g_ids[size_t(t)]; }
 
+namespace {
+
+/* What an operator greps for: the level in words. */
+const char* level_word(uint32_t level) {
+    switch (level) {
+    case RTE_LOG_EMERG:
+    case RTE_LOG_ALERT:
+    case RTE_LOG_CRIT:
+        return "critical";
+    case RTE_LOG_ERR:
+        return "error";
+    case RTE_LOG_WARNING:
+        return "warning";
+    case RTE_LOG_NOTICE:
+        return "notice";
+    case RTE_LOG_INFO:
+        return "info";
+    default:
+        return "debug";
+    }
+}
+
+}  // namespace
+
 void log_write(uint32_t level, LogType t, const std::string& msg) {
-    rte_log(level, uint32_t(g_ids[size_t(t)]), "%s: %s\n", kNames[size_t(t)], msg.c_str());
+    rte_log(level, uint32_t(g_ids[size_t(t)]), "%s: %s: %s\n", kNames[size_t(t)], level_word(level),
+            msg.c_str());
 }
 
 }  // namespace fp6

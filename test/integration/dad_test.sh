@@ -214,17 +214,18 @@ dup_detected() {
 }
 check "(a) fp6 marks 2001:db8:d::5, which H owns, dadfailed within 5 s" dup_detected
 
-# The log lines carry no level; the one wanted says "duplicate" (and not
-# "passed duplicate address detection").
+# The line wanted says "duplicate" (not "passed duplicate address
+# detection") at warning level.
 dup_logged() {
     local lines
     lines=$(grep -F '2001:db8:d::5' "$log" | grep -w p0 | grep -i duplicate)
     while IFS= read -r line; do
         note "log: $line"
     done <<<"$lines"
-    [ -n "$lines" ] && [ "$(wc -l <<<"$lines")" -eq 1 ] && ! grep -q passed <<<"$lines"
+    [ -n "$lines" ] && [ "$(wc -l <<<"$lines")" -eq 1 ] && ! grep -q passed <<<"$lines" &&
+        grep -q '^fp6.nd: warning: ' <<<"$lines"
 }
-check "(a) the fp6d log has one line saying so, naming p0 and the address" dup_logged
+check "(a) the fp6d log has one warning line saying so, naming p0 and the address" dup_logged
 
 # H gives the address up and forgets its neighbours: now only fp6 could
 # answer a solicitation for 2001:db8:d::5, and it must not.
