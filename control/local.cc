@@ -9,12 +9,15 @@
 
 #include "common/log.h"
 #include "control/router.h"
+#include "control/icmp6.h"
+#include "dataplane/icmp_limit.h"
 #include "nd/ndp.h"
 
 namespace fp6 {
 namespace {
 
 constexpr uint8_t kProtoIcmp6 = 58;
+constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kIcmp6EchoRequest = 128;
 constexpr uint8_t kIcmp6EchoReply = 129;
 constexpr size_t kEth = sizeof(rte_ether_hdr);
@@ -30,6 +33,11 @@ void Router::handle_local(rte_mbuf* m) {
     if (m->nb_segs != 1 || m->data_len < kEth + kIp6 || !port_routes_up(port)) {
         ctl_stats_.punt_unhandled++;
         rte_pktmbuf_free(m);
+        return;
+    }
+    // Transit packets the workers could not forward and owe an error for.
+    if (PuntReason why = punt_reason(m); why.is_error()) {
+        send_icmp_error(m, why.icmp_type, why.icmp_code, why.mtu);
         return;
     }
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
@@ -51,10 +59,70 @@ void Router::handle_local(rte_mbuf* m) {
         handle_echo(m, port, ip6, len);
         return;
     }
-    // TODO: MLD, ICMPv6 errors for UDP/TCP to the router and the exception
-    // path to the host come with their issues; until then counted and freed.
-    ctl_stats_.punt_unhandled++;
+    // RFC 8200 4: the headers of a packet addressed to us, then its upper
+    // layer. fp6 listens on no UDP port (RFC 4443 3.1: Port Unreachable).
+    ParamProblem pp = find_param_problem(ip6, len);
+    const Ip6 dst = Ip6::from_bytes(ip6 + 24);
+    if (pp.action == ParamProblem::Action::kSend) {
+        send_icmp_error(m, kIcmp6ParamProblem, pp.code, pp.pointer);
+        return;
+    }
+    if (pp.action == ParamProblem::Action::kAccept && pp.next_header == kProtoUdp &&
+        !dst.is_multicast()) {
+        send_icmp_error(m, kIcmp6DstUnreachable, kUnreachPort, 0);
+        return;
+    }
+    if (pp.action == ParamProblem::Action::kDiscard)
+        ctl_stats_.local_discarded++;
+    else
+        // TODO: MLD queries, fragments to the router (reassembly) and the
+        // exception path to the host (TCP, OSPFv3) come with their issues.
+        ctl_stats_.punt_unhandled++;
     rte_pktmbuf_free(m);
+}
+
+void Router::send_icmp_error(rte_mbuf* m, uint8_t type, uint8_t code, uint32_t param) {
+    uint16_t rx_port = m->port;
+    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    const auto* eth = reinterpret_cast<const rte_ether_hdr*>(frame);
+    const uint8_t* ip6 = frame + kEth;
+    size_t len = rte_pktmbuf_data_len(m) > kEth ? rte_pktmbuf_data_len(m) - kEth : 0;
+    const Ip6 asker = len >= kIp6 ? Ip6::from_bytes(ip6 + 8) : Ip6();
+    bool l2_multicast = rte_is_multicast_ether_addr(&eth->dst_addr);
+    auto done = [&] { rte_pktmbuf_free(m); };
+    if (len < kIp6 || !error_allowed(ip6, len, l2_multicast, type, code, addrs_.is_ours(asker))) {
+        ctl_stats_.icmp_errors_not_allowed++;
+        return done();
+    }
+    PortNd& nd = port_nd_[rx_port];
+    if (!nd.icmp_errors.allow(now_ms())) {
+        ctl_stats_.icmp_errors_suppressed++;
+        return done();
+    }
+    // Toward the asker: through its route when its neighbour is known,
+    // else back to the previous hop that handed us the packet.
+    uint16_t out_port = rx_port;
+    Mac out_mac = Mac::from_bytes(eth->src_addr.addr_bytes);
+    const Route* route = asker.is_linklocal() ? nullptr : rib_.lookup(asker);
+    if (const NextHop* nh = nexthops_.get(fib_.lookup(asker));
+        nh != nullptr && nh->kind == NhKind::kNeighbor && nh->resolved && port_routes_up(nh->port)) {
+        out_port = nh->port;
+        out_mac = Mac::from_bytes(nh->l2.dst_addr.addr_bytes);
+    }
+    absl::StatusOr<Ip6> src = select_source(asker, out_port, route);
+    if (!src.ok()) {
+        ctl_stats_.icmp_no_source++;
+        return done();
+    }
+    std::array<uint8_t, kIcmp6ErrorMaxLen> buf;
+    size_t n = build_icmp6_error(buf, *src, type, code, param, ip6, len, nd.icmp_hop_limit);
+    done();
+    if (n == 0) {
+        ctl_stats_.icmp_errors_not_allowed++;
+        return;
+    }
+    send_ip6(out_port, out_mac, buf.data(), n);
+    ctl_stats_.icmp_errors_sent++;
 }
 
 void Router::handle_nd(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t len) {
@@ -121,6 +189,11 @@ void Router::handle_echo(rte_mbuf* m, uint16_t port, const uint8_t*, size_t len)
     }
     if (!from) {
         ctl_stats_.punt_unhandled++;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    if (!port_nd_[port].echo_replies.allow(now_ms())) {
+        ctl_stats_.echo_suppressed++;
         rte_pktmbuf_free(m);
         return;
     }

@@ -241,6 +241,11 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
     FP6_ASSIGN(retrans, opt_num(a, "retrans_timer", 3600000));
     auto state = opt_str(a, "state");
     auto strict = opt_str(a, "strict_source");
+    FP6_ASSIGN(icmp_rate, opt_num(a, "icmp_rate", 1000000));
+    FP6_ASSIGN(icmp_burst, opt_num(a, "icmp_burst", 1000000));
+    FP6_ASSIGN(icmp_hop_limit, opt_num(a, "icmp_hop_limit", 255));
+    if (icmp_hop_limit && *icmp_hop_limit == 0)
+        return absl::InvalidArgumentError("icmp-hop-limit must be 1..255");
     // Every setting is checked before any is applied: a refused command
     // changes nothing.
     if (retrans && *retrans < 10)
@@ -265,6 +270,16 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
         nd.strict_source = *strict == "on";
         src_epoch_++;
     }
+    if (icmp_rate || icmp_burst) {
+        // The workers' buckets and the control thread's share the limits.
+        uint32_t rate = uint32_t(icmp_rate.value_or(nd.icmp_errors.rate()));
+        uint32_t burst = uint32_t(icmp_burst.value_or(nd.icmp_errors.burst()));
+        nd.icmp_errors.set_limits(rate, burst);
+        tables_->ports[port].icmp_rate.store(rate);
+        tables_->ports[port].icmp_burst.store(burst);
+    }
+    if (icmp_hop_limit)
+        nd.icmp_hop_limit = uint8_t(*icmp_hop_limit);
     if (state)
         set_port_up(port, *state == "up");
     return nlohmann::json(nullptr);
@@ -632,6 +647,8 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                            {"rx_packets", s.rx},
                            {"forwarded", s.forwarded},
                            {"punted", s.punted},
+                           {"icmp_punted", s.icmp_punted},
+                           {"icmp_ratelimited", s.icmp_ratelimited},
                            {"drops", dropped}});
     }
     nlohmann::json drops = nlohmann::json::object();
@@ -650,6 +667,12 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                               {"src_route_unusable", ctl_stats_.src_route_unusable},
                               {"src_none", ctl_stats_.src_none},
                               {"src_not_ready", ctl_stats_.src_not_ready},
+                              {"icmp_errors_sent", ctl_stats_.icmp_errors_sent},
+                              {"icmp_errors_suppressed", ctl_stats_.icmp_errors_suppressed},
+                              {"icmp_errors_not_allowed", ctl_stats_.icmp_errors_not_allowed},
+                              {"icmp_no_source", ctl_stats_.icmp_no_source},
+                              {"echo_suppressed", ctl_stats_.echo_suppressed},
+                              {"local_discarded", ctl_stats_.local_discarded},
                               {"tx_dropped", dp_->control_tx_dropped()},
                               {"nd_drops", nd_drops}};
     return nlohmann::json{{"ports", ports}, {"workers", workers}, {"drops", drops},
@@ -769,6 +792,8 @@ WorkerStats Router::since_reset(size_t w) const {
     now.rx -= b.rx;
     now.forwarded -= b.forwarded;
     now.punted -= b.punted;
+    now.icmp_punted -= b.icmp_punted;
+    now.icmp_ratelimited -= b.icmp_ratelimited;
     for (size_t d = 0; d < size_t(Drop::kCount); d++)
         now.drops[d] -= b.drops[d];
     return now;

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "control/api/protocol.h"
 #include "dataplane/dataplane.h"
+#include "control/icmp6.h"
 #include "nd/dad.h"
 #include "nd/neigh.h"
 #include "rib/addr.h"
@@ -43,6 +44,12 @@ struct ControlStats {
     uint64_t src_route_unusable = 0;  // a route's `src` was tentative, duplicate or gone
     uint64_t src_none = 0;            // "no source address"
     uint64_t src_not_ready = 0;       // "address not ready"
+    uint64_t icmp_errors_sent = 0;
+    uint64_t icmp_errors_suppressed = 0;  // the port's token bucket said no
+    uint64_t icmp_errors_not_allowed = 0; // RFC 4443 2.4 (e): never answered
+    uint64_t icmp_no_source = 0;          // no source address for the error
+    uint64_t echo_suppressed = 0;
+    uint64_t local_discarded = 0;         // RFC 8200 4: headers say discard silently
 };
 
 /* Per-port settings of neighbour discovery, and whether the port is
@@ -52,6 +59,9 @@ struct PortNd {
     bool no_linklocal = false;
     bool strict_source = false;  // source selection only from this port's addresses
     bool oper = false;
+    uint8_t icmp_hop_limit = 64;  // hop limit of the ICMPv6 errors fp6 sends
+    TokenBucket icmp_errors{kIcmpDefaultRate, kIcmpDefaultBurst};  // RFC 4443 2.4 (f)
+    TokenBucket echo_replies{kIcmpDefaultRate * 10, kIcmpDefaultBurst * 10};
 };
 
 class Router {
@@ -129,6 +139,10 @@ private:
     void handle_local(rte_mbuf* m);
     void handle_nd(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t len);
     void handle_echo(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t len);
+    /* Sends the ICMPv6 error `type`/`code`/`param` about the packet in m
+     * (its Ethernet frame, received on m->port), if RFC 4443 2.4 allows it
+     * and the port's bucket has a token. Frees m. */
+    void send_icmp_error(rte_mbuf* m, uint8_t type, uint8_t code, uint32_t param);
     void send_ns_probe(uint16_t port, const Ip6& target, uint64_t nonce);
     void send_na(uint16_t port, const Mac& dst_mac, const Ip6& dst, const Ip6& target, bool solicited);
     /* Sends an IPv6 packet of len bytes (already built in buf) to dst_mac. */

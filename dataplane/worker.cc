@@ -54,6 +54,7 @@ void Dataplane::stop_workers() {
 int Dataplane::run_worker(unsigned index) {
     rcu_register_thread();
     WorkerStats& st = *stats_[index];
+    WorkerLocal local;  // this worker's ICMPv6 error buckets, one per rx port
     FP6_LOG(INFO, Dataplane, "worker {} running on lcore {}", index, rte_lcore_id());
     rte_mbuf* pkts[kBurst];
     BurstResult res;
@@ -66,7 +67,7 @@ int Dataplane::run_worker(unsigned index) {
             if (n == 0)
                 continue;
             got += n;
-            classify_burst(*tables_, q.port, pkts, n, &res, &st);
+            classify_burst(*tables_, q.port, pkts, n, &res, &st, &local);
             if (res.n_tx != 0)
                 worker_tx(index, *conf, res, st);
             if (res.n_punt != 0)
@@ -132,9 +133,8 @@ void Dataplane::worker_punt(BurstResult& res, WorkerStats& st) {
     unsigned n = rte_ring_enqueue_burst(punt_ring_, reinterpret_cast<void**>(res.punt), res.n_punt,
                                         nullptr);
     if (n < res.n_punt) {
+        punt_shortfall(res, n, &st);
         rte_pktmbuf_free_bulk(res.punt + n, res.n_punt - n);
-        st.drops[size_t(Drop::kPuntFull)] += res.n_punt - n;
-        st.punted -= res.n_punt - n;
     }
     // Pairs with arm_punt_wakeup(): either the control thread sees the
     // packets when it re-checks the ring, or this load sees it sleeping.

@@ -137,10 +137,12 @@ TEST(Grammar, EveryErrorNamesTheWord) {
         {"port set p0 up up", "\"up\" given twice"},
         {"port set p0",
          "nothing to set; usage: port set NAME [up|down] [mtu N] "
-         "[dad-transmits N] [retrans-timer MS] [strict-source on|off]"},
+         "[dad-transmits N] [retrans-timer MS] [strict-source on|off] [icmp-rate N] "
+         "[icmp-burst N] [icmp-hop-limit N]"},
         {"port set",
          "missing NAME; usage: port set NAME [up|down] [mtu N] [dad-transmits N] "
-         "[retrans-timer MS] [strict-source on|off]"},
+         "[retrans-timer MS] [strict-source on|off] [icmp-rate N] [icmp-burst N] "
+         "[icmp-hop-limit N]"},
         {"port add p0",
          "missing \"devargs DEVARGS\"; usage: port add NAME devargs DEVARGS "
          "[mtu N] [no-linklocal]"},

@@ -102,7 +102,10 @@ TEST_F(RouterSrcTest, DeprecatedIsAvoidedAndExpiredIsRemoved) {
     EXPECT_EQ(src_for("2001:db8:100::5"), "2001:db8:b::1") << "rule 3 before rule 4";
     now_ += 10'000;
     router_->on_timer();
-    for (const auto& a : ok("addr.show", {{"dev", "p1"}})[0]["addr_info"])
+    // Held in a variable: a range-for over a member of a temporary would
+    // outlive the temporary.
+    const nlohmann::json after = ok("addr.show", {{"dev", "p1"}});
+    for (const auto& a : after[0]["addr_info"])
         EXPECT_NE(a["local"], "2001:db8:b::7") << "valid lifetime over: removed";
 }
 
