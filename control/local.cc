@@ -35,8 +35,14 @@ void Router::handle_local(rte_mbuf* m) {
         rte_pktmbuf_free(m);
         return;
     }
+    PuntReason why = punt_reason(m);
+    // Transit packets waiting for their next hop's link-layer address.
+    if (why.is_resolve()) {
+        resolve_punt(m);
+        return;
+    }
     // Transit packets the workers could not forward and owe an error for.
-    if (PuntReason why = punt_reason(m); why.is_error()) {
+    if (why.is_error()) {
         send_icmp_error(m, why.icmp_type, why.icmp_code, why.mtu);
         return;
     }
@@ -135,16 +141,32 @@ void Router::handle_nd(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t le
         return;
     }
     const NdMessage& msg = std::get<NdMessage>(parsed);
-    const Address* ours = addrs_.find(port, msg.target);
-    if (msg.type == kIcmp6NeighborAdvert) {
+    const uint64_t now = now_ms();
+    switch (msg.type) {
+    case kIcmp6RouterSolicit:
+    case kIcmp6RouterAdvert:
+        // RFC 4861 6.2.6, 6.3.4: the sender's link-layer address, if given.
+        if (!msg.src.is_unspecified())
+            apply_nc(ncache_.on_ra_or_rs(port, msg.src, msg.src_lladdr,
+                                         msg.type == kIcmp6RouterAdvert, now));
+        // TODO: answering RS with a solicited RA comes with `port set ra`.
+        return;
+    case kIcmp6NeighborAdvert: {
+        const Address* ours = addrs_.find(port, msg.target);
         // RFC 4862 5.4.4: an NA for a tentative address: someone has it.
         if (ours != nullptr && ours->state == AddrState::kTentative)
             apply_dad(dad_.on_na(port, msg.target));
-        // TODO: NAs update the neighbour cache with neighbour discovery.
+        else if (ours == nullptr)
+            apply_nc(ncache_.on_na(port, msg.target, msg.tgt_lladdr, msg.router, msg.solicited,
+                                   msg.override_, now));
         return;
     }
-    if (msg.type != kIcmp6NeighborSolicit || ours == nullptr)
-        return;  // TODO: RS/RA and the neighbour cache come with neighbour discovery.
+    default:
+        break;
+    }
+    const Address* ours = addrs_.find(port, msg.target);
+    if (ours == nullptr)
+        return;  // an NS for someone else
     if (ours->state == AddrState::kTentative) {
         // RFC 4862 5.4.3: only someone else's DAD (from ::) conflicts; an NS
         // from a unicast source for a tentative address is ignored.
@@ -160,6 +182,9 @@ void Router::handle_nd(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t le
         send_na(port, Mac::for_multicast(kAllNodes), kAllNodes, msg.target, false);
         return;
     }
+    // RFC 4861 7.2.3: the asker's link-layer address goes into the cache
+    // (STALE), then the solicited answer goes to it.
+    apply_nc(ncache_.on_ns(port, msg.src, msg.src_lladdr, now));
     send_na(port, msg.src_lladdr.value_or(eth_src), msg.src, msg.target, true);
 }
 

@@ -71,7 +71,7 @@ Router::Router(RouterConfig cfg)
       fib_(SOCKET_ID_ANY),
       rib_(nexthops_, fib_),
       addrs_(rib_),
-      neigh_(rib_, addrs_) {
+      ncache_() {
     tables_->fib = &fib_;
     tables_->nexthops = &nexthops_;
     if (!cfg_.clock)
@@ -104,6 +104,7 @@ const std::vector<std::pair<std::string_view, Router::Handler>>& Router::handler
         {"route.del", &Router::route_del},     {"route.show", &Router::route_show},
         {"route.get", &Router::route_get},     {"neigh.add", &Router::neigh_add},
         {"neigh.del", &Router::neigh_del},     {"neigh.show", &Router::neigh_show},
+        {"neigh.flush", &Router::neigh_flush},
         {"stats.show", &Router::stats_show},   {"stats.reset", &Router::stats_reset},
         {"policy.show", &Router::policy_show}, {"policy.add", &Router::policy_add},
         {"policy.del", &Router::policy_del},
@@ -174,6 +175,7 @@ absl::StatusOr<nlohmann::json> Router::port_add(const nlohmann::json& a) {
     PortNd nd;
     nd.no_linklocal = a.value("no_linklocal", false);
     port_nd_[id] = nd;
+    (void)ncache_.set_params(id, NcParams{});
     publish_port_addrs(id);
     return nlohmann::json(nullptr);
 }
@@ -244,6 +246,20 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
     FP6_ASSIGN(icmp_rate, opt_num(a, "icmp_rate", 1000000));
     FP6_ASSIGN(icmp_burst, opt_num(a, "icmp_burst", 1000000));
     FP6_ASSIGN(icmp_hop_limit, opt_num(a, "icmp_hop_limit", 255));
+    FP6_ASSIGN(base_reachable, opt_num(a, "base_reachable", 3600000));
+    FP6_ASSIGN(neigh_max, opt_num(a, "neigh_max", 1000000));
+    NcParams ncp = ncache_.params(port);
+    if (base_reachable)
+        ncp.base_reachable_ms = uint32_t(*base_reachable);
+    if (neigh_max)
+        ncp.neigh_max = uint32_t(*neigh_max);
+    if (retrans)
+        ncp.retrans_ms = uint32_t(*retrans);
+    if (base_reachable || neigh_max || retrans) {
+        // Checked here, applied with the rest below.
+        NeighborCache probe(0);
+        FP6_RETURN_IF_ERROR(probe.set_params(port, ncp));
+    }
     if (icmp_hop_limit && *icmp_hop_limit == 0)
         return absl::InvalidArgumentError("icmp-hop-limit must be 1..255");
     // Every setting is checked before any is applied: a refused command
@@ -280,6 +296,8 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
     }
     if (icmp_hop_limit)
         nd.icmp_hop_limit = uint8_t(*icmp_hop_limit);
+    if (base_reachable || neigh_max || retrans)
+        (void)ncache_.set_params(port, ncp);
     if (state)
         set_port_up(port, *state == "up");
     return nlohmann::json(nullptr);
@@ -293,7 +311,7 @@ absl::StatusOr<nlohmann::json> Router::port_del(const nlohmann::json& a) {
                 "port {} still carries route {}; delete it first", dp_->port(port).name, r->dst.str()));
     dad_.cancel_port(port);
     addrs_.forget_port(port, port_routes_up(port));
-    neigh_.forget_port(port);
+    apply_nc(ncache_.forget_port(port));
     dp_->set_admin(port, false);
     port_nd_.erase(port);
     publish_port_addrs(port);
@@ -584,8 +602,12 @@ absl::StatusOr<nlohmann::json> Router::neigh_add(const nlohmann::json& a) {
     auto mac = Mac::parse(ll);
     if (!mac)
         return absl::InvalidArgumentError(fmt::format("malformed lladdr \"{}\"", ll));
-    FP6_RETURN_IF_ERROR(neigh_.add_static(port, addr, *mac));
-    FP6_RETURN_IF_ERROR(commit([&] { (void)neigh_.del(port, addr); }));
+    if (addrs_.is_ours(addr))
+        return absl::InvalidArgumentError(fmt::format("{} is a local address", addr.str()));
+    FP6_ASSIGN(actions, ncache_.add_static(port, addr, *mac, a.value("router", false), now_ms()));
+    apply_nc(actions);
+    FP6_LOG(INFO, Nd, "{}: neighbour {} lladdr {} PERMANENT", dp_->port(port).name, addr.str(),
+            mac->str());
     return nlohmann::json(nullptr);
 }
 
@@ -593,8 +615,16 @@ absl::StatusOr<nlohmann::json> Router::neigh_del(const nlohmann::json& a) {
     FP6_ASSIGN(port, port_by_name(a, "dev"));
     FP6_ASSIGN(dst, str_arg(a, "dst"));
     FP6_ASSIGN(addr, parse_addr(dst, "neighbour address"));
-    FP6_RETURN_IF_ERROR(neigh_.del(port, addr));
-    FP6_RETURN_IF_ERROR(rib_.commit());
+    if (addrs_.is_ours(addr))
+        return absl::InvalidArgumentError(fmt::format("{} is a local address", addr.str()));
+    FP6_ASSIGN(actions, ncache_.del(port, addr));
+    apply_nc(actions);
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::neigh_flush(const nlohmann::json& a) {
+    FP6_ASSIGN(port, port_by_name(a, "dev"));
+    apply_nc(ncache_.flush(port));
     return nlohmann::json(nullptr);
 }
 
@@ -605,13 +635,18 @@ absl::StatusOr<nlohmann::json> Router::neigh_show(const nlohmann::json& a) {
         only = id;
     }
     nlohmann::json out = nlohmann::json::array();
-    for (const Neighbor& n : neigh_.list()) {
+    for (const NcEntry& n : ncache_.list(now_ms())) {
         if (only && *only != n.port)
             continue;
-        out.push_back({{"dst", n.addr.str()},
-                       {"dev", dp_->port(n.port).name},
-                       {"lladdr", n.mac.str()},
-                       {"state", nlohmann::json::array({neigh_state_name(n.state)})}});
+        nlohmann::json e = {{"dst", n.addr.str()},
+                            {"dev", dp_->port(n.port).name},
+                            {"state", nlohmann::json::array({nc_state_name(n.state)})},
+                            {"router", n.router},
+                            {"age_ms", n.age_ms},
+                            {"queued", n.queued}};
+        if (n.mac)
+            e["lladdr"] = n.mac->str();
+        out.push_back(e);
     }
     return out;
 }
@@ -649,11 +684,15 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                            {"punted", s.punted},
                            {"icmp_punted", s.icmp_punted},
                            {"icmp_ratelimited", s.icmp_ratelimited},
+                           {"resolve_punted", s.resolve_punted},
                            {"drops", dropped}});
     }
     nlohmann::json drops = nlohmann::json::object();
     for (size_t d = 0; d < size_t(Drop::kCount); d++)
         drops[drop_name(Drop(d))] = totals[d];
+    nlohmann::json resolve_drops = nlohmann::json::object();
+    for (size_t d = 0; d <= size_t(NcDrop::kRemoved); d++)
+        resolve_drops[nc_drop_name(NcDrop(d))] = ctl_stats_.resolve_dropped[d];
     nlohmann::json nd_drops = nlohmann::json::object();
     for (size_t d = 0; d < kNdDropCount; d++)
         nd_drops[nd_drop_name(NdDrop(d))] = ctl_stats_.nd_drops[d];
@@ -673,8 +712,12 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                               {"icmp_no_source", ctl_stats_.icmp_no_source},
                               {"echo_suppressed", ctl_stats_.echo_suppressed},
                               {"local_discarded", ctl_stats_.local_discarded},
+                              {"resolve_received", ctl_stats_.resolve_received},
+                              {"resolved_sent", ctl_stats_.resolved_sent},
+                              {"ns_no_source", ctl_stats_.ns_no_source},
                               {"tx_dropped", dp_->control_tx_dropped()},
-                              {"nd_drops", nd_drops}};
+                              {"nd_drops", nd_drops},
+                              {"resolve_drops", resolve_drops}};
     return nlohmann::json{{"ports", ports}, {"workers", workers}, {"drops", drops},
                           {"control", control}};
 }
@@ -794,6 +837,7 @@ WorkerStats Router::since_reset(size_t w) const {
     now.punted -= b.punted;
     now.icmp_punted -= b.icmp_punted;
     now.icmp_ratelimited -= b.icmp_ratelimited;
+    now.resolve_punted -= b.resolve_punted;
     for (size_t d = 0; d < size_t(Drop::kCount); d++)
         now.drops[d] -= b.drops[d];
     return now;
@@ -804,19 +848,23 @@ WorkerStats Router::since_reset(size_t w) const {
 void Router::poll_links() {
     for (uint16_t port : dp_->poll_links())
         update_oper(port);
+    poll_neighbor_use();
 }
 
 
 std::optional<uint64_t> Router::next_deadline() const {
-    std::optional<uint64_t> a = dad_.next_deadline(), b = addrs_.next_expiry();
-    if (a && b)
-        return std::min(*a, *b);
-    return a ? a : b;
+    std::optional<uint64_t> next;
+    for (std::optional<uint64_t> t : {dad_.next_deadline(), addrs_.next_expiry(), ncache_.next_deadline()})
+        if (t && (!next || *t < *next))
+            next = t;
+    return next;
 }
 
 void Router::on_timer() {
     apply_dad(dad_.poll(now_ms()));
     expire_addresses();
+    apply_nc(ncache_.poll(now_ms()));
+    commit_if_dirty();
 }
 
 void Router::start_dad(uint16_t port, const Ip6& addr) {
@@ -869,6 +917,7 @@ void Router::handle_punts() {
         for (unsigned i = 0; i < n; i++)
             handle_local(pkts[i]);
     }
+    commit_if_dirty();
 }
 
 }  // namespace fp6

@@ -16,7 +16,7 @@
 #include "dataplane/dataplane.h"
 #include "control/icmp6.h"
 #include "nd/dad.h"
-#include "nd/neigh.h"
+#include "nd/ncache.h"
 #include "rib/addr.h"
 #include "rib/fib.h"
 #include "rib/nexthop.h"
@@ -50,6 +50,10 @@ struct ControlStats {
     uint64_t icmp_no_source = 0;          // no source address for the error
     uint64_t echo_suppressed = 0;
     uint64_t local_discarded = 0;         // RFC 8200 4: headers say discard silently
+    uint64_t resolve_received = 0;        // packets handed over for neighbour resolution
+    uint64_t resolved_sent = 0;           // of those, sent once the neighbour answered
+    uint64_t resolve_dropped[8] = {};     // indexed by NcDrop
+    uint64_t ns_no_source = 0;            // no usable address on the port to solicit from
 };
 
 /* Per-port settings of neighbour discovery, and whether the port is
@@ -117,6 +121,16 @@ private:
     absl::StatusOr<nlohmann::json> neigh_add(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> neigh_del(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> neigh_show(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> neigh_flush(const nlohmann::json& a);
+
+    /* Neighbour discovery (control/neighbor.cc). */
+    void resolve_punt(rte_mbuf* m);
+    void apply_nc(const std::vector<NcAction>& actions);
+    void send_ns_resolve(uint16_t port, const Ip6& target, std::optional<Mac> unicast_to);
+    void send_resolved(rte_mbuf* m, uint16_t port, const Mac& mac);
+    /* Moves STALE entries the workers used to DELAY (RFC 4861 7.3.3). */
+    void poll_neighbor_use();
+    void commit_if_dirty();
     absl::StatusOr<nlohmann::json> stats_show(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> stats_reset(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> policy_show(const nlohmann::json& a);
@@ -160,7 +174,10 @@ private:
     Fib fib_;
     Rib rib_;
     AddrTable addrs_;
-    NeighCache neigh_;
+    NeighborCache ncache_;
+    bool rib_dirty_ = false;  // neighbour MACs changed: commit once per batch
+    /* Last fast-path use seen per STALE neighbour (NextHop::used). */
+    std::map<std::pair<uint16_t, Ip6>, uint32_t> nh_use_seen_;
     std::unique_ptr<Dataplane> dp_;
     ControlStats ctl_stats_;
     std::vector<WorkerStats> stats_baseline_;  // worker counters at the last stats reset

@@ -11,7 +11,8 @@
  * are counted under exactly one reason; those owed an ICMPv6 error that may
  * be sent are punted after the local ones, the others freed together at the
  * end. Every error the router owes is decided in pass 3: pass 1 drops only
- * packets that get no error. */
+ * packets that get no error. A forwarded packet that goes back out of its rx
+ * port may also leave a copy for a Redirect (RFC 4861 8.2), after the errors. */
 #include "dataplane/packet.h"
 
 #include <rte_branch_prediction.h>
@@ -62,6 +63,10 @@ constexpr Verdict punt() {
 }
 constexpr Verdict lookup() {
     return {Step::kLookup, kOk};
+}
+/* For the control thread to resolve the next hop (PuntReason kResolve). */
+constexpr Verdict resolve() {
+    return {Step::kPunt, kOk, PuntReason{PuntReason::kResolve, 0, 0}};
 }
 constexpr Verdict drop(Drop why, PuntReason icmp = {}) {
     return {Step::kDrop, why, icmp};
@@ -204,10 +209,10 @@ inline Verdict validate_forwarding(const rte_ipv6_hdr* ip) {
 inline Verdict validate_nexthop(const Tables& t, const NextHop& nh) {
     switch (nh.kind) {
         case NhKind::kNeighbor:
-            // TODO: with neighbour discovery, an address that does not
-            // resolve gets Destination Unreachable code 3 (RFC 4443 3.1).
+            // RFC 4861 7.2.2: the control thread resolves the neighbour and
+            // queues the packet meanwhile.
             if (unlikely(!nh.resolved))
-                return drop(Drop::kNoNeighbor);
+                return resolve();
             if (unlikely(!port_usable(t, nh.port)))
                 return drop(Drop::kPortDown);
             return forward();
@@ -224,8 +229,8 @@ inline Verdict validate_nexthop(const Tables& t, const NextHop& nh) {
         case NhKind::kReject:
             return drop(Drop::kUnreachable, unreachable(kUnreachReject));
         case NhKind::kConnected:
-            // TODO: the ND issue queues the packet and solicits the neighbour.
-            return drop(Drop::kNoNeighbor);
+            // On-link destination without a neighbour entry yet: resolve it.
+            return resolve();
         case NhKind::kLocal:
             break;  // handled by the caller
     }
@@ -243,7 +248,7 @@ inline Verdict classify_route(const Tables& t, rte_mbuf* m, const NextHop* nh) {
     const rte_ipv6_hdr* ip = ip6_of(m);
     if (Verdict v = validate_forwarding(ip); unlikely(v.step == Step::kDrop))
         return v;
-    if (Verdict v = validate_nexthop(t, *nh); unlikely(v.step == Step::kDrop))
+    if (Verdict v = validate_nexthop(t, *nh); unlikely(v.step != Step::kForward))
         return v;
     // RFC 8200 5: routers do not fragment; RFC 4443 3.2: a packet larger than
     // the link's MTU gets Packet Too Big carrying that MTU.
@@ -293,6 +298,20 @@ inline bool error_eligible(const rte_mbuf* m, uint8_t type) {
     return true;
 }
 
+/* RFC 4861 8.2: whether the FIB places `src` on rx_port's link: a connected
+ * route of rx_port (an on-link prefix whose neighbour is not resolved yet),
+ * or a neighbour next hop on rx_port whose address is src itself (the /128
+ * of a neighbour inside an on-link prefix, or a gateway sending from its own
+ * address). A gateway route through rx_port that merely covers src says it
+ * lives behind that gateway, not on the link. Needs the FIB and the next
+ * hop table published. */
+inline bool source_on_link(const Tables& t, const Ip6& src, uint16_t rx_port) {
+    const NextHop* nh = t.nexthops->get(t.fib->lookup(src));
+    if (nh == nullptr || nh->port != rx_port)
+        return false;
+    return nh->kind == NhKind::kConnected || (nh->kind == NhKind::kNeighbor && nh->addr == src);
+}
+
 }  // namespace
 
 const char* drop_name(Drop d) {
@@ -318,6 +337,7 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     out->n_tx = 0;
     out->n_punt = 0;
     out->n_icmp = 0;
+    out->n_redirect = 0;
     st->rx += n;
 
     if (unlikely(!port_usable(t, rx_port))) {
@@ -378,6 +398,41 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         st->icmp_punted++;
         return true;
     };
+    // RFC 4861 8.2: copies of forwarded packets whose source is owed a
+    // Redirect; they follow the errors. Called before the rewrite, for a
+    // packet going back out of rx_port.
+    rte_mbuf* redirects[BurstResult::kMax];
+    uint16_t n_redir = 0;
+    const bool redirects_on = local != nullptr && port.redirects.load(std::memory_order_relaxed);
+    auto punt_redirect = [&](rte_mbuf* m, const NextHop& nh) {
+        const rte_ipv6_hdr* ip = ip6_of(m);
+        if (!source_on_link(t, Ip6::from_bytes(ip->src_addr), rx_port))
+            return;
+        if (now == 0)
+            now = rte_get_tsc_cycles();
+        // RFC 4861 8.2: the rate of Redirects is limited, apart from the errors'.
+        if (!local->redirect.allow(rx_port, now, port.icmp_rate.load(std::memory_order_relaxed),
+                                   port.icmp_burst.load(std::memory_order_relaxed))) {
+            st->redirect_ratelimited++;
+            return;
+        }
+        rte_mbuf* c =
+            rte_pktmbuf_copy(m, m->pool, 0, uint32_t(sizeof(rte_ether_hdr)) + kRedirectCopyLen);
+        if (unlikely(c == nullptr)) {
+            st->redirect_no_mbuf++;
+            return;
+        }
+        // RFC 4861 4.5: the target is the destination itself when it is the
+        // neighbour the packet went to.
+        const bool on_link = std::memcmp(nh.addr.data(), ip->dst_addr, 16) == 0;
+        c->port = rx_port;
+        c->hash.usr = PuntReason{kIcmp6Redirect, 0,
+                                 on_link ? PuntReason::kRedirectTargetIsDestination : uint16_t(0)}
+                          .encode();
+        redirects[n_redir++] = c;
+        st->redirect_punted++;
+    };
+    const uint32_t use_stamp = uint32_t(rte_get_tsc_cycles() >> 28);
     uint16_t j = 0;
     for (uint16_t i = 0; i < n; i++) {
         rte_mbuf* m = pkts[i];
@@ -387,12 +442,22 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
             j++;
             const Verdict v = classify_route(t, m, nh);
             if (likely(v.step == Step::kForward)) {
+                // Tells the control thread the neighbour is in use (a STALE
+                // entry then gets verified): a store only when it changed.
+                if (unlikely(nh->used.load(std::memory_order_relaxed) != use_stamp))
+                    nh->used.store(use_stamp, std::memory_order_relaxed);
+                if (unlikely(nh->port == rx_port) && redirects_on)
+                    punt_redirect(m, *nh);
                 rewrite(m, *nh);
                 out->tx[out->n_tx] = m;
                 out->tx_port[out->n_tx++] = nh->port;
                 st->forwarded++;
             } else if (v.step == Step::kPunt) {
                 punt_local(m);
+                if (v.icmp.icmp_type == PuntReason::kResolve) {
+                    m->hash.usr = v.icmp.encode();
+                    st->resolve_punted++;
+                }
             } else if (unlikely(v.icmp.is_error())) {
                 st->drops[size_t(v.why)]++;  // not forwarded, whether the error goes or not
                 if (!punt_error(m, v.icmp))
@@ -409,6 +474,11 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         out->n_punt += n_err;
         out->n_icmp = n_err;
     }
+    if (n_redir != 0) {
+        std::memcpy(&out->punt[out->n_punt], redirects, sizeof(redirects[0]) * n_redir);
+        out->n_punt += n_redir;
+        out->n_redirect = n_redir;
+    }
 
     if (n_drop != 0)
         rte_pktmbuf_free_bulk(dropped, n_drop);
@@ -417,8 +487,12 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
 void punt_shortfall(const BurstResult& r, unsigned enqueued, WorkerStats* st) {
     if (enqueued >= r.n_punt)
         return;
-    const unsigned lost = r.n_punt - enqueued;
-    // The errors are the last n_icmp entries: they are the first ones lost.
+    unsigned lost = r.n_punt - enqueued;
+    // The Redirect copies are the last n_redirect entries, the errors the
+    // n_icmp before them: they are the first ones lost, in that order.
+    const unsigned lost_redirects = lost < r.n_redirect ? lost : r.n_redirect;
+    st->redirect_punted -= lost_redirects;
+    lost -= lost_redirects;
     const unsigned lost_errors = lost < r.n_icmp ? lost : r.n_icmp;
     st->icmp_punted -= lost_errors;
     st->punted -= lost - lost_errors;

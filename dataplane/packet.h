@@ -59,32 +59,72 @@ struct alignas(64) WorkerStats {
      * Packets for which no error may be sent (RFC 4443 2.4 (e)) are neither. */
     uint64_t icmp_punted = 0;
     uint64_t icmp_ratelimited = 0;
+    uint64_t resolve_punted = 0;  // handed to the control thread to resolve a neighbour
+    /* Of the forwarded packets that earn their source a Redirect (RFC 4861
+     * 8.2): those whose copy went to the control thread, those the rx port's
+     * redirect bucket refused, and those that got no copy (mbuf pool empty). */
+    uint64_t redirect_punted = 0;
+    uint64_t redirect_ratelimited = 0;
+    uint64_t redirect_no_mbuf = 0;
 };
 
 /* What the packet path keeps between bursts, private to one worker: declared
  * by the worker loop, passed to every classify_burst() of that worker. */
 struct WorkerLocal {
-    IcmpLimiter icmp;  // ICMPv6 errors per rx port (RFC 4443 2.4 (f))
+    IcmpLimiter icmp;      // ICMPv6 errors per rx port (RFC 4443 2.4 (f))
+    IcmpLimiter redirect;  // Redirects per rx port (RFC 4861 8.2), apart from the errors
 };
+
+/* How much of a packet that earns a Redirect the worker copies for the
+ * control thread, after the Ethernet header: the most an ICMPv6 message
+ * quotes (1280 - 48, RFC 4443 2.4 (c)); a Redirect quotes less (RFC 4861
+ * 4.6.3). */
+inline constexpr uint32_t kRedirectCopyLen = 1232;
 
 /* Why a packet was punted, in the mbuf's m->hash.usr (which overlays the RSS
  * hash; classify_burst writes it on every punted packet):
  *
  *   bits 31-24  ICMPv6 error type the router owes the packet's source (RFC 4443 3);
+ *               137 (kIcmp6Redirect): a Redirect (RFC 4861 4.5), see below;
+ *               kResolve: see there;
  *               0: no error, the packet is for local delivery
- *   bits 23-16  ICMPv6 code
- *   bits 15-0   Packet Too Big: the MTU of the out port (PortView::mtu); else 0
+ *   bits 23-16  ICMPv6 code (0 for a Redirect)
+ *   bits 15-0   Packet Too Big: the MTU of the out port (PortView::mtu);
+ *               Redirect: flags, kRedirectTargetIsDestination; else 0
  *
  * A packet punted with an error was not forwarded; it arrives as it was
  * received (hop limit and Ethernet header untouched) and m->port is its rx
  * port. The control thread still checks RFC 4443 2.4 (e) through extension
- * headers (control/icmp6.h error_allowed) before sending the error. */
+ * headers (control/icmp6.h error_allowed) before sending the error.
+ *
+ * A packet punted with a Redirect is a COPY of a packet that was forwarded
+ * (the original went out of its rx port m->port): its Ethernet frame as
+ * received, hop limit untouched, cut to sizeof(rte_ether_hdr) +
+ * kRedirectCopyLen bytes, from the mbuf pool of the original. Its source is
+ * a neighbour on m->port's link (RFC 4861 8.2); the better first hop for
+ * its destination is the next hop the worker forwarded it to, which the
+ * control thread looks up again: the Redirect's target is that neighbour's
+ * link-local address, or, with kRedirectTargetIsDestination, the
+ * destination itself (on-link: the next hop's address was the destination,
+ * RFC 4861 4.5). It is never an error to answer with an ICMPv6 error. */
 struct PuntReason {
+    /* Not an ICMPv6 type: the packet was not forwarded because its next hop
+     * has no link-layer address yet; the control thread resolves it (RFC
+     * 4861 7.2.2) and sends the packet once it can. */
+    static constexpr uint8_t kResolve = 0xff;
+    /* Redirect flag: the destination is the next hop itself (on-link). */
+    static constexpr uint16_t kRedirectTargetIsDestination = 1;
+
     uint8_t icmp_type = 0;
     uint8_t icmp_code = 0;
     uint16_t mtu = 0;
 
-    constexpr bool is_error() const noexcept { return icmp_type != 0; }
+    constexpr bool is_error() const noexcept { return icmp_type != 0 && icmp_type < 128; }
+    constexpr bool is_resolve() const noexcept { return icmp_type == kResolve; }
+    constexpr bool is_redirect() const noexcept { return icmp_type == kIcmp6Redirect; }
+    constexpr bool target_is_destination() const noexcept {
+        return is_redirect() && (mtu & kRedirectTargetIsDestination) != 0;
+    }
     constexpr uint32_t encode() const noexcept {
         return uint32_t(icmp_type) << 24 | uint32_t(icmp_code) << 16 | mtu;
     }
@@ -99,35 +139,49 @@ inline PuntReason punt_reason(const rte_mbuf* m) {
 }
 
 /* Result of classify_burst(). tx[i] goes out of port tx_port[i]. The punt
- * list holds the packets for local delivery first, then the last n_icmp
- * packets, which are owed an ICMPv6 error (so that when the punt ring is
- * short of room the errors, not the local traffic, are lost). */
+ * list holds the packets for local delivery first, then n_icmp packets owed
+ * an ICMPv6 error, then the n_redirect copies of forwarded packets owed a
+ * Redirect (so that when the punt ring is short of room the Redirects, then
+ * the errors, not the local traffic, are lost). A packet is never in more
+ * than one list, a copy apart, so n_punt <= n. */
 struct BurstResult {
     static constexpr int kMax = 64;
     uint16_t n_tx = 0;
-    uint16_t n_punt = 0;  // including the n_icmp errors
-    uint16_t n_icmp = 0;  // punt[n_punt - n_icmp, n_punt): packets owed an ICMPv6 error
+    uint16_t n_punt = 0;      // including the n_icmp errors and the n_redirect copies
+    uint16_t n_icmp = 0;      // punt[n_punt - n_redirect - n_icmp, n_punt - n_redirect)
+    uint16_t n_redirect = 0;  // punt[n_punt - n_redirect, n_punt): Redirect copies
     rte_mbuf* tx[kMax];
     uint16_t tx_port[kMax];
     rte_mbuf* punt[kMax];
 };
 
 /* Classifies n <= BurstResult::kMax packets received on `rx_port`. Must be
- * called inside an RCU read-side section. Overwrites *out (n_tx, n_punt and
- * n_icmp start from 0); tx, the local punts and the error punts each keep
- * the packets' arrival order. Counts each dropped packet under one reason in
- * st->drops; frees it, unless it is owed an ICMPv6 error that RFC 4443
- * 2.4 (e) allows (as far as the IPv6 header shows) and the rx port's bucket
- * in local->icmp grants, in which case it is punted with its PuntReason
- * (st->icmp_punted; a refusal of the bucket counts st->icmp_ratelimited).
- * local == nullptr: no error is ever punted. */
+ * called inside an RCU read-side section. Overwrites *out (n_tx, n_punt,
+ * n_icmp and n_redirect start from 0); tx, the local punts, the error punts
+ * and the Redirect copies each keep the packets' arrival order. Counts each
+ * dropped packet under one reason in st->drops; frees it, unless it is owed
+ * an ICMPv6 error that RFC 4443 2.4 (e) allows (as far as the IPv6 header
+ * shows) and the rx port's bucket in local->icmp grants, in which case it is
+ * punted with its PuntReason (st->icmp_punted; a refusal of the bucket
+ * counts st->icmp_ratelimited).
+ *
+ * RFC 4861 8.2: a packet forwarded out of rx_port itself, while that port's
+ * `redirects` is on, whose source the FIB places on rx_port's link (a
+ * connected route of rx_port, or a neighbour next hop on rx_port whose
+ * address is the source: one more lookup, for such packets only), is
+ * forwarded as any other and, when rx_port's bucket in local->redirect
+ * grants, also copied (rte_pktmbuf_copy, before the rewrite) into the punt
+ * list with a Redirect PuntReason (st->redirect_punted; refused by the
+ * bucket: st->redirect_ratelimited; no mbuf: st->redirect_no_mbuf).
+ * local == nullptr: no error and no Redirect copy is ever punted. */
 void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
                     BurstResult* out, WorkerStats* st, WorkerLocal* local = nullptr);
 
 /* The counters' side of a punt ring that took only the first `enqueued` of
  * r.n_punt packets (the caller frees the rest): a local punt that was not
  * taken moves from st->punted to drops[punt_full]; an error punt stays under
- * its drop reason and leaves st->icmp_punted. */
+ * its drop reason and leaves st->icmp_punted; a Redirect copy leaves
+ * st->redirect_punted (its original was forwarded). */
 void punt_shortfall(const BurstResult& r, unsigned enqueued, WorkerStats* st);
 
 }  // namespace fp6

@@ -4,10 +4,10 @@
  * workers, inside an RCU read-side section (between two quiescent states).
  * - PortView::addrs is an immutable PortAddrs published with
  *   rcu_assign_pointer() and freed with call_rcu() after a grace period.
- * - PortView scalar fields (admin_up, link_up, mtu, icmp_rate, icmp_burst)
- *   are single atomics that a worker may see change between packets; no
- *   packet needs more than one of them to be consistent with another (a
- *   bucket may see a new rate with the old burst for one error).
+ * - PortView scalar fields (admin_up, link_up, mtu, icmp_rate, icmp_burst,
+ *   redirects) are single atomics that a worker may see change between
+ *   packets; no packet needs more than one of them to be consistent with
+ *   another (a bucket may see a new rate with the old burst for one error).
  * - fib and nexthops are owned by the RIB, see rib/fib.h and rib/nexthop.h. */
 #pragma once
 
@@ -55,6 +55,11 @@ struct alignas(64) PortView {
      * the port may let n times as many through). Either 0: none. */
     std::atomic<uint32_t> icmp_rate{kIcmpDefaultRate};
     std::atomic<uint32_t> icmp_burst{kIcmpDefaultBurst};
+    /* Whether a packet forwarded back out of this port, from a neighbour on
+     * its link, earns that neighbour a Redirect (RFC 4861 8.2): the worker
+     * then punts a copy (PuntReason::is_redirect), limited by a bucket of
+     * its own with the icmp_rate and icmp_burst above. */
+    std::atomic<bool> redirects{true};
     Mac mac;                     // set before `exists` becomes true, never changed after
     PortAddrs* addrs = nullptr;  // RCU-protected, may be null (no address)
 

@@ -13,6 +13,7 @@
 
 #include <rte_ether.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,15 @@ struct alignas(64) NextHop {
     uint32_t id = 0;
     rte_ether_hdr l2{};  // dst = neighbour, src = port MAC, type = IPv6 (big endian)
     Ip6 addr;            // the neighbour (kNeighbor) or unused
+    /* The one field a worker writes: a coarse timestamp (TSC >> 28) of the
+     * last packet forwarded through this next hop, stored only when it
+     * changed, so the control thread can tell that a STALE neighbour is in
+     * use (RFC 4861 7.3.3) without a lock or a per-packet atomic RMW. */
+    mutable std::atomic<uint32_t> used{0};
+
+    NextHop() = default;
+    NextHop(const NextHop& o)
+        : kind(o.kind), resolved(o.resolved), port(o.port), id(o.id), l2(o.l2), addr(o.addr) {}
 };
 
 class NextHopTable {

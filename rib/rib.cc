@@ -340,6 +340,11 @@ void Rib::set_neighbor(uint16_t port, const Ip6& addr, std::optional<Mac> mac) {
     }
 }
 
+const NextHop* Rib::neighbor_nexthop(uint16_t port, const Ip6& addr) const {
+    auto it = nh_by_key_.find(NhKey{NhKind::kNeighbor, port, addr});
+    return it == nh_by_key_.end() ? nullptr : nexthops_.get(it->second.id);
+}
+
 const Route* Rib::lookup(const Ip6& dst) const {
     for (int len = 128; len >= 0; len--) {
         auto it = routes_.find(Prefix6(dst.masked(len), len));

@@ -114,6 +114,8 @@ public:
     /* Every route, ordered by prefix then metric. */
     std::vector<const Route*> routes() const;
     const NextHopTable& nexthops() const { return nexthops_; }
+    /* The next hop toward neighbour (port, addr), if one exists. */
+    const NextHop* neighbor_nexthop(uint16_t port, const Ip6& addr) const;
     size_t fib_size() const { return fib_.size(); }
 
 private:

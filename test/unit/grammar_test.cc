@@ -138,11 +138,11 @@ TEST(Grammar, EveryErrorNamesTheWord) {
         {"port set p0",
          "nothing to set; usage: port set NAME [up|down] [mtu N] "
          "[dad-transmits N] [retrans-timer MS] [strict-source on|off] [icmp-rate N] "
-         "[icmp-burst N] [icmp-hop-limit N]"},
+         "[icmp-burst N] [icmp-hop-limit N] [base-reachable MS] [neigh-max N]"},
         {"port set",
          "missing NAME; usage: port set NAME [up|down] [mtu N] [dad-transmits N] "
          "[retrans-timer MS] [strict-source on|off] [icmp-rate N] [icmp-burst N] "
-         "[icmp-hop-limit N]"},
+         "[icmp-hop-limit N] [base-reachable MS] [neigh-max N]"},
         {"port add p0",
          "missing \"devargs DEVARGS\"; usage: port add NAME devargs DEVARGS "
          "[mtu N] [no-linklocal]"},
@@ -162,7 +162,7 @@ TEST(Grammar, EveryErrorNamesTheWord) {
         {"route get", "missing ADDR; usage: route get ADDR [from ADDR] [oif NAME]"},
         {"neigh add fe80::1 dev p0",
          "missing \"lladdr MAC\"; usage: neigh add ADDR lladdr MAC "
-         "dev NAME"},
+         "dev NAME [router]"},
         {"neigh show p0", "unknown word \"p0\"; expected one of: dev"},
     };
     for (const auto& r : rows) {

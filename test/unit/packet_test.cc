@@ -533,8 +533,9 @@ TEST_F(PacketPath, RouteKinds) {
         dropped("unreachable", good().dst(kDstUnreachable), Drop::kUnreachable),
         dropped("prohibit", good().dst(kDstProhibit), Drop::kUnreachable),
         dropped("reject", good().dst(kDstReject), Drop::kUnreachable),
-        dropped("connected, no neighbour yet", good().dst(kDstConnected), Drop::kNoNeighbor),
-        dropped("unresolved neighbour", good().dst(kDstUnresolved), Drop::kNoNeighbor),
+        // RFC 4861 7.2.2: handed to the control thread, which resolves.
+        punted("connected, no neighbour yet", good().dst(kDstConnected)),
+        punted("unresolved neighbour", good().dst(kDstUnresolved)),
         dropped("out port absent", good().dst(kDstAbsentPort), Drop::kPortDown),
         dropped("out port admin down", good().dst(kDstDownPort), Drop::kPortDown),
         tx("resolved neighbour", good()),
@@ -650,8 +651,8 @@ TEST_F(PacketPath, MixedBurstOf64) {
         dropped("mcast", good().dst(kAllRouters), Drop::kMcastForward),
         dropped("hop limit", good().hop_limit(1), Drop::kHopLimit),
         dropped("no route", good().dst(kDstNoRoute), Drop::kNoRoute),
-        dropped("no neighbour", good().dst(kDstUnresolved), Drop::kNoNeighbor),
-        dropped("connected", good().dst(kDstConnected), Drop::kNoNeighbor),
+        punted("no neighbour", good().dst(kDstUnresolved)),
+        punted("connected", good().dst(kDstConnected)),
         dropped("blackhole", good().dst(kDstBlackhole), Drop::kBlackhole),
         dropped("unreachable", good().dst(kDstReject), Drop::kUnreachable),
         dropped("port down", good().dst(kDstDownPort), Drop::kPortDown),
@@ -920,8 +921,6 @@ TEST_F(IcmpErrors, NeverForMulticastDestinationsOrBadSources) {
 TEST_F(IcmpErrors, NeverForSilentDrops) {
     const size_t full = test::kEthLen + test::kIp6Len;
     expect_silent(good().dst(kDstBlackhole), Drop::kBlackhole);
-    expect_silent(good().dst(kDstUnresolved), Drop::kNoNeighbor);
-    expect_silent(good().dst(kDstConnected), Drop::kNoNeighbor);
     expect_silent(good().dst(kDstDownPort), Drop::kPortDown);
     expect_silent(good().dst(kDstAbsentPort), Drop::kPortDown);
     expect_silent(good().eth_dst(kOtherMac).hop_limit(1), Drop::kL2NotOurs);

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# Does a flood of hop-limit-1 packets starve fp6's control thread or slow the
+# good traffic? Two runs of fp6d, each fed by a net_pcap port that replays a
+# pcap forever (no NIC, no peer):
+#
+#   no-flood  64-byte IPv6/UDP packets to destinations under 2001:db8:100::/48,
+#             which fp6 routes out of a net_null port (good traffic);
+#   flood     the same good packets, each followed by the same packet with
+#             hop limit 1: half of what arrives is owed an ICMPv6 Time
+#             Exceeded (RFC 4443 3.3), which the per-port rate limit
+#             (default 100/s, burst 10) must keep from the control thread.
+#
+# Each case measures, from `fp6ctl -j stats show`, the rate of forwarded
+# (good) packets and of all received packets over 2 x --seconds N (default
+# 5): N seconds of `fp6ctl port show` called back to back (latency of each
+# call, fp6ctl's own start-up included), then N seconds of `port.show`
+# requests over one connection to the control socket (the control thread's
+# round trip alone). It prints a table with the ICMPv6 counters of each run:
+# the workers' icmp_punted and icmp_ratelimited, the control thread's
+# icmp_errors_sent.
+#
+# With the pcap replayed as fast as the worker takes it, the worker is the
+# bottleneck: in the flood case the good packets can only get the share of
+# the worker they have of the input. A good-rate ratio above 0.5 means a
+# dropped hop-limit-1 packet costs the worker less than a forwarded one.
+#
+#   p0  net_pcap0,rx_pcap=FILE,infinite_rx=1   2001:db8:2::1/64 (the pcap's
+#       source, 2001:db8:2::2, is on it; its Time Exceeded go back out p0,
+#       where net_pcap without tx_pcap drops them)
+#   p1  net_null0,no-rx=1   2001:db8:1::1/64; 2001:db8:100::/48 via
+#       2001:db8:1::2, a static neighbour
+#
+# One worker on the last CPU, busy polling (no --idle-sleep); the control
+# thread on the first. Hugepages are used when at least 256 are free, else
+# ordinary memory (tools/lib.sh fp6_eal_args).
+#
+# Usage: tools/bench-icmp-flood.sh [--seconds N]   (as root, fp6 built in
+#        build/ or FP6_BUILD_DIR)
+# Exit: 0 when both runs were measured, whatever the figures; 1 when it
+#       could not run.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tools/lib.sh
+. "$HERE/lib.sh"
+
+usage() {
+    sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"
+}
+
+seconds=5
+while [ $# -gt 0 ]; do
+    case $1 in
+        --seconds)
+            [ $# -ge 2 ] || fp6_die "--seconds needs a value"
+            seconds=$2
+            shift 2
+            ;;
+        --seconds=*)
+            seconds=${1#--seconds=}
+            shift
+            ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        *)
+            fp6_die "unknown argument '$1' (see --help)"
+            ;;
+    esac
+done
+[[ "$seconds" =~ ^[1-9][0-9]*$ ]] || fp6_die "--seconds must be a whole number of seconds, at least 1"
+
+fp6_need_root
+for bin in "$FP6D" "$FP6CTL"; do
+    [ -x "$bin" ] || fp6_die "$bin is not built: run 'ninja -C ${FP6_BUILD_DIR}' first"
+done
+/usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
+    fp6_die "scapy is missing for /usr/bin/python3: install python3-scapy (tools/setup.sh)"
+
+run_dir=/run/fp6i-bench/$$
+fp6_tmpdir "$run_dir"
+sock=$run_dir/fp6d.sock
+prefix=fp6i-bench-$$
+# The first net_pcap port of a process gets this MAC (DPDK 22.11); checked below.
+pcap_mac=02:70:63:61:70:00
+null_gw_mac=02:00:00:00:00:02
+
+# now_us: a clock in microseconds.
+now_us() {
+    local t=${EPOCHREALTIME/[.,]/}
+    echo $((10#$t))
+}
+
+ctl() { "$FP6CTL" --socket "$sock" "$@"; }
+
+# Other work on the machine skews the figures: say how busy it was.
+load_start=$(cut -d " " -f 1-3 /proc/loadavg)
+
+fp6_log "generating the pcaps"
+/usr/bin/python3 "$HERE/gen_pcap.py" --out "$run_dir/no-flood.pcap" --dst-mac "$pcap_mac" >&2 ||
+    fp6_die "gen_pcap.py failed"
+/usr/bin/python3 "$HERE/gen_pcap.py" --out "$run_dir/flood.pcap" --dst-mac "$pcap_mac" \
+    --flood-ratio 0.5 >&2 || fp6_die "gen_pcap.py failed"
+
+read -ra eal <<<"$(fp6_eal_args "$prefix")"
+fp6_clean_eal "$prefix"
+worker_cpu=$(fp6_last_cpu)
+[ "$worker_cpu" -gt 0 ] || fp6_die "needs at least 2 CPUs (one worker, one control thread)"
+# fp6d puts its control thread on the first allowed CPU (not a worker's);
+# the clients that measure it run there too, off the worker's CPU.
+control_cpu=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)
+control_cpu=${control_cpu%%[-,]*}
+command -v taskset >/dev/null || fp6_die "taskset is missing (util-linux)"
+
+# run_case NAME PCAP: one fp6d fed by PCAP; writes $run_dir/NAME.json.
+run_case() {
+    local name=$1 pcap=$2 log=$run_dir/$1.log mac t0 t1 deadline t e
+    local lat=$run_dir/$1.lat
+    fp6_log "$name: starting fp6d (workers: CPU $worker_cpu; EAL: ${eal[*]})"
+    fp6_start_daemon "$log" --socket "$sock" --workers "$worker_cpu" -- "${eal[@]}"
+    if ! fp6_wait_ready "$sock" 60; then
+        cat "$log" >&2
+        fp6_die "$name: fp6d did not start"
+    fi
+    if ! ctl -f - <<EOF; then
+port add p0 devargs net_pcap0,rx_pcap=$pcap,infinite_rx=1
+port add p1 devargs net_null0,no-rx=1
+EOF
+        cat "$log" >&2
+        fp6_die "$name: ports not added"
+    fi
+    mac=$(ctl -j port show p0 | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["address"])') ||
+        fp6_die "$name: no MAC for p0"
+    [ "$mac" = "$pcap_mac" ] ||
+        fp6_die "$name: p0's MAC is $mac, the pcap was written for $pcap_mac"
+    if ! ctl -f - <<EOF; then
+port set p0 up
+port set p1 up
+addr add 2001:db8:2::1/64 dev p0
+addr add 2001:db8:1::1/64 dev p1
+neigh add 2001:db8:1::2 lladdr $null_gw_mac dev p1
+route add 2001:db8:100::/48 via 2001:db8:1::2 dev p1
+EOF
+        cat "$log" >&2
+        fp6_die "$name: configuration refused"
+    fi
+    # Time Exceeded needs a usable source address on p0: past DAD.
+    fp6_wait_dad "$sock" 10 || fp6_die "$name: addresses still tentative"
+    sleep 1
+
+    t0=$(now_us)
+    ctl -j stats show >"$run_dir/$name.before" || fp6_die "$name: stats show failed"
+    # The clients run on the control thread's CPU, off the worker's. First
+    # fp6ctl, a process per call; then one connection, request after request.
+    : >"$lat"
+    deadline=$((t0 + seconds * 1000000))
+    while :; do
+        t=$(now_us)
+        [ "$t" -ge "$deadline" ] && break
+        taskset -c "$control_cpu" "$FP6CTL" --socket "$sock" port show >/dev/null ||
+            fp6_die "$name: port show failed during the run"
+        e=$(now_us)
+        echo $((e - t)) >>"$lat"
+    done
+    taskset -c "$control_cpu" /usr/bin/python3 - "$sock" "$seconds" >"$lat.rpc" <<'PY' ||
+import json, socket, sys, time
+
+# port.show over one connection (docs/protocol.md): the control thread's
+# own round trip, without fp6ctl's start-up. Microseconds, one a line.
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+f = s.makefile("rb")
+req = json.dumps({"v": 1, "cmd": "port.show"}).encode() + b"\n"
+end = time.monotonic() + int(sys.argv[2])
+while time.monotonic() < end:
+    t = time.perf_counter()
+    s.sendall(req)
+    while True:
+        line = f.readline()
+        if not line:
+            sys.exit("fp6d closed the connection")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            sys.exit("port.show refused: %s" % reply.get("error"))
+        if not reply.get("more"):
+            break
+    print(int((time.perf_counter() - t) * 1e6))
+PY
+        fp6_die "$name: port.show over the socket failed during the run"
+    ctl -j stats show >"$run_dir/$name.after" || fp6_die "$name: stats show failed"
+    t1=$(now_us)
+    kill -0 "$FP6_DAEMON_PID" 2>/dev/null || fp6_die "$name: fp6d died during the run"
+    fp6_stop_daemon || fp6_log "$name: fp6d exited with status $?"
+
+    /usr/bin/python3 - "$name" "$run_dir/$name.before" "$run_dir/$name.after" "$lat" \
+        "$lat.rpc" "$((t1 - t0))" >"$run_dir/$name.json" <<'PY' ||
+import json, sys
+
+name, before, after, lat, rpc, us = sys.argv[1:7]
+b = json.load(open(before))
+a = json.load(open(after))
+secs = int(us) / 1e6
+
+def workers(doc, key):
+    return sum(w.get(key, 0) for w in doc.get("workers", []))
+
+def delta_w(key):
+    return workers(a, key) - workers(b, key)
+
+def delta_c(key):
+    return a.get("control", {}).get(key, 0) - b.get("control", {}).get(key, 0)
+
+def delta_d(key):
+    return a.get("drops", {}).get(key, 0) - b.get("drops", {}).get(key, 0)
+
+def load(path):
+    return sorted(int(x) / 1000.0 for x in open(path).read().split())
+
+def pct(xs, p):
+    """The p-th percentile of sorted xs, by nearest rank."""
+    if not xs:
+        return float("nan")
+    k = max(1, -(-len(xs) * p // 100))
+    return xs[int(k) - 1]
+
+cli = load(lat)
+rpc = load(rpc)
+json.dump({
+    "case": name,
+    "seconds": secs,
+    "rx_mpps": delta_w("rx_packets") / secs / 1e6,
+    "good_mpps": delta_w("forwarded") / secs / 1e6,
+    "hop_limit_drops": delta_d("hop_limit"),
+    "other_drops": sum(a["drops"].values()) - sum(b["drops"].values()) - delta_d("hop_limit"),
+    "cli_calls": len(cli),
+    "cli_p50_ms": pct(cli, 50),
+    "cli_p99_ms": pct(cli, 99),
+    "cli_max_ms": cli[-1] if cli else float("nan"),
+    "rpc_calls": len(rpc),
+    "rpc_p50_ms": pct(rpc, 50),
+    "rpc_p99_ms": pct(rpc, 99),
+    "rpc_max_ms": rpc[-1] if rpc else float("nan"),
+    "icmp_punted": delta_w("icmp_punted"),
+    "icmp_ratelimited": delta_w("icmp_ratelimited"),
+    "icmp_errors_sent": delta_c("icmp_errors_sent"),
+    "icmp_errors_suppressed": delta_c("icmp_errors_suppressed"),
+    "icmp_no_source": delta_c("icmp_no_source"),
+    "echo_replies": delta_c("echo_replies"),
+}, sys.stdout)
+PY
+        fp6_die "$name: figures not computed"
+    fp6_log "$name: done"
+}
+
+run_case no-flood "$run_dir/no-flood.pcap"
+run_case flood "$run_dir/flood.pcap"
+
+echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+echo "fp6d: 1 worker on CPU $worker_cpu (busy polling), control thread and clients on CPU $control_cpu"
+echo "EAL: ${eal[*]}"
+echo "load average (1, 5, 15 min) at the start: $load_start, at the end: $(cut -d " " -f 1-3 /proc/loadavg)"
+echo "each case: $seconds s of fp6ctl calls, then $seconds s of socket round trips;"
+echo "64-byte IPv6/UDP from net_pcap (infinite_rx) to net_null"
+echo
+/usr/bin/python3 - "$run_dir/no-flood.json" "$run_dir/flood.json" <<'PY' ||
+import json, sys
+
+rows = [json.load(open(f)) for f in sys.argv[1:]]
+base_good = rows[0]["good_mpps"] or float("nan")
+base_rx = rows[0]["rx_mpps"] or float("nan")
+head = ("case", "good Mpps", "ratio flood/no-flood", "rx Mpps", "CLI p50/p99 ms",
+        "socket p50/p99 ms", "icmp_punted", "icmp_ratelimited", "icmp_errors_sent")
+lines = [head]
+for r in rows:
+    lines.append((r["case"], "%.2f" % r["good_mpps"], "%.2f" % (r["good_mpps"] / base_good),
+                  "%.2f" % r["rx_mpps"], "%.1f / %.1f" % (r["cli_p50_ms"], r["cli_p99_ms"]),
+                  "%.3f / %.3f" % (r["rpc_p50_ms"], r["rpc_p99_ms"]), str(r["icmp_punted"]),
+                  str(r["icmp_ratelimited"]), str(r["icmp_errors_sent"])))
+widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |")
+print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+for line in lines[1:]:
+    print("| " + " | ".join(c.rjust(w) if i else c.ljust(w)
+                             for i, (c, w) in enumerate(zip(line, widths))) + " |")
+print()
+for r in rows:
+    print("%s: rx ratio %.2f; %d hop_limit drops; %d fp6ctl calls (max %.1f ms); "
+          "%d socket round trips (max %.3f ms)"
+          % (r["case"], r["rx_mpps"] / base_rx, r["hop_limit_drops"], r["cli_calls"],
+             r["cli_max_ms"], r["rpc_calls"], r["rpc_max_ms"]))
+    odd = [(k, r[k]) for k in ("icmp_errors_suppressed", "icmp_no_source", "other_drops") if r[k]]
+    if odd:
+        print("%s: also %s" % (r["case"], ", ".join("%s %d" % kv for kv in odd)))
+PY
+    fp6_die "table not printed"
