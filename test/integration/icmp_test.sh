@@ -169,6 +169,31 @@ ping_a() {
     grep -E 'from|From|transmitted' <<<"$ping_out" | sed 's/^/  /' | note_lines
 }
 
+# capture_a FILTER COMMAND...: run COMMAND in A while tcpdump captures, in
+# A, the first packet matching FILTER (up to 3 s). Prints what tcpdump
+# printed as notes; true when it captured one.
+capture_a() {
+    local filter=$1 cap=$run_dir/capture.txt pid i
+    shift
+    : >"$cap"
+    in_a tcpdump -n -l -v -c 1 -i "$A_IF" "$filter" >"$cap" 2>&1 &
+    pid=$!
+    for ((i = 0; i < 50; i++)); do
+        grep -q 'listening on' "$cap" && break
+        sleep 0.1
+    done
+    "$@"
+    for ((i = 0; i < 30; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    grep -v -e 'listening on' -e 'packets* captured' -e 'packets* received' \
+        -e 'packets* dropped' "$cap" | note_lines
+    grep -q 'packet captured' "$cap"
+}
+
 # ---- echo
 
 # ping_replies N ARGS...: ping from A gets N replies of N.
@@ -233,10 +258,36 @@ check "route add prohibit 2001:db8:f2::/48: 'Destination unreachable: Administra
 check "route add reject 2001:db8:f3::/48: 'Destination unreachable: Unknown code 6'" \
     route_type_says reject 2001:db8:f3::/48 2001:db8:f3::1 "Destination unreachable: Unknown code 6"
 
+# A packet from A's link-local address to B's global one would leave its
+# link: code 2, from fp6's own link-local address (the one source in scope).
+a_ll=$(in_a ip -6 addr show dev "$A_IF" scope link | awk '$1 == "inet6" { sub("/.*", "", $2); print $2 }')
+beyond_scope() {
+    ping_a -c 1 -W 2 -I "$A_IF" -I "$a_ll" "$B_ADDR"
+    grep -qF "From $pa_ll%$A_IF icmp_seq=1 Destination unreachable: Beyond scope of source address" \
+        <<<"$ping_out"
+}
+check "ping from A's ${a_ll:-?} to $B_ADDR: 'Beyond scope of source address' from fp6's link-local" \
+    beyond_scope
+
 # ---- Time Exceeded
 
 check "ping -t 1 A -> B: 'Time exceeded: Hop limit'" \
     ping_says "Time exceeded: Hop limit" -t 1 "$B_ADDR"
+
+hop_limit_probe() { in_a ping -6 -n -c 1 -W 2 -t 1 "$B_ADDR" >/dev/null 2>&1; }
+error_hop_limit() {
+    local rc
+    if ! ctl port set pa icmp-hop-limit 7; then
+        note "fp6ctl port set pa icmp-hop-limit 7 refused"
+        return 1
+    fi
+    capture_a "icmp6 and src $PA_ADDR and ip6[40] == 3 and ip6[7] == 7" hop_limit_probe
+    rc=$?
+    ctl port set pa icmp-hop-limit 64 || note "fp6ctl: restoring pa's icmp-hop-limit refused"
+    return "$rc"
+}
+check "port set pa icmp-hop-limit 7: fp6's Time Exceeded reach A with hop limit 7" \
+    error_hop_limit
 
 # ---- Packet Too Big
 
@@ -259,31 +310,6 @@ check "A's kernel caches the path MTU: ip -6 route get $B_ADDR shows mtu 1280" p
 ctl port set pb mtu 1500 || note "fp6ctl port set pb mtu 1500 refused"
 
 # ---- Port Unreachable and Parameter Problem, for packets to fp6
-
-# capture_a FILTER COMMAND...: run COMMAND in A while tcpdump captures, in
-# A, the first packet matching FILTER (up to 3 s). Prints what tcpdump
-# printed as notes; true when it captured one.
-capture_a() {
-    local filter=$1 cap=$run_dir/capture.txt pid i
-    shift
-    : >"$cap"
-    in_a tcpdump -n -l -v -c 1 -i "$A_IF" "$filter" >"$cap" 2>&1 &
-    pid=$!
-    for ((i = 0; i < 50; i++)); do
-        grep -q 'listening on' "$cap" && break
-        sleep 0.1
-    done
-    "$@"
-    for ((i = 0; i < 30; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    grep -v -e 'listening on' -e 'packets* captured' -e 'packets* received' \
-        -e 'packets* dropped' "$cap" | note_lines
-    grep -q 'packet captured' "$cap"
-}
 
 # udp_to DST PORT: a UDP datagram from A's connected socket; prints "refused"
 # when the kernel reports ECONNREFUSED (a Port Unreachable came back).

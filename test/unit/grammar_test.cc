@@ -222,7 +222,7 @@ TEST(Grammar, UsageTextCoversTheTable) {
     std::string text = usage_text();
     EXPECT_NE(text.find("port add NAME devargs DEVARGS [mtu N] [no-linklocal]\n"),
               std::string::npos);
-    EXPECT_NE(text.find("neigh add ADDR lladdr MAC dev NAME\n"), std::string::npos);
+    EXPECT_NE(text.find("neigh add ADDR lladdr MAC dev NAME [router]\n"), std::string::npos);
     EXPECT_NE(text.find("route show [PREFIX]\n"), std::string::npos);
     size_t lines = std::count(text.begin(), text.end(), '\n');
     EXPECT_EQ(lines, command_table().size());
