@@ -24,6 +24,23 @@ constexpr size_t kEth = sizeof(rte_ether_hdr);
 constexpr size_t kIp6 = 40;
 constexpr uint8_t kEchoHopLimit = 64;
 
+constexpr uint8_t kIcmp6MldQuery = 130;
+
+/* An MLD query (RFC 3810 5.1, RFC 2710 3.6): ICMPv6 type 130, directly or
+ * after a Hop-by-Hop header, hop limit 1, from a link-local source. */
+bool is_mld_query(const uint8_t* ip6, size_t len) {
+    if (len < kIp6 + 24 || ip6[7] != 1 || !Ip6::from_bytes(ip6 + 8).is_linklocal())
+        return false;
+    size_t off = kIp6;
+    uint8_t next = ip6[6];
+    if (next == 0) {  // Hop-by-Hop (Router Alert)
+        size_t hbh = (size_t(ip6[kIp6 + 1]) + 1) * 8;
+        next = ip6[kIp6];
+        off += hbh;
+    }
+    return next == kProtoIcmp6 && off + 24 <= len && ip6[off] == kIcmp6MldQuery;
+}
+
 }  // namespace
 
 void Router::handle_local(rte_mbuf* m) {
@@ -63,6 +80,15 @@ void Router::handle_local(rte_mbuf* m) {
     }
     if (next == kProtoIcmp6 && type == kIcmp6EchoRequest) {
         handle_echo(m, port, ip6, len);
+        return;
+    }
+    if (is_mld_query(ip6, len)) {
+        // RFC 3810 6.2: answer a query with our current state (at once, at
+        // most once a second per port, rather than after a random delay).
+        ctl_stats_.mld_queries++;
+        rte_pktmbuf_free(m);
+        if (port_nd_[port].mld_answers.allow(now_ms()))
+            send_mld_report(port);
         return;
     }
     // RFC 8200 4: the headers of a packet addressed to us, then its upper

@@ -234,6 +234,30 @@ void Router::program_mcast(uint16_t port) {
     if (rc != 0 && rc != -ENOTSUP)
         FP6_LOG(INFO, Port, "{}: multicast filter not programmed: {}", dp_->port(port).name,
                 rte_strerror(-rc));
+    send_mld_report(port);
+}
+
+void Router::send_mld_report(uint16_t port) {
+    // RFC 3810 5.2.13: from a link-local address, or :: while the port has
+    // none yet; ff02::1 is never reported (RFC 3810 6).
+    Ip6 src;
+    for (const Address& a : addrs_.on_port(port))
+        if (a.usable() && a.addr.is_linklocal())
+            src = a.addr;
+    std::vector<Ip6> groups;
+    for (const Ip6& g : addrs_.groups(port))
+        if (g != kAllNodes)
+            groups.push_back(g);
+    if (groups.empty() || !port_routes_up(port))
+        return;
+    // TODO: leaving a group is not reported (no CHANGE_TO_INCLUDE records);
+    // snooping switches age it out after the querier's interval.
+    std::vector<uint8_t> buf(mld2_report_len(groups.size()));
+    size_t len = build_mld2_report(buf, src, groups);
+    if (len == 0)
+        return;
+    send_ip6(port, Mac::for_multicast(kAllMld2Routers), buf.data(), len);
+    ctl_stats_.mld_reports_sent++;
 }
 
 absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
@@ -715,6 +739,8 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                               {"resolve_received", ctl_stats_.resolve_received},
                               {"resolved_sent", ctl_stats_.resolved_sent},
                               {"ns_no_source", ctl_stats_.ns_no_source},
+                              {"mld_reports_sent", ctl_stats_.mld_reports_sent},
+                              {"mld_queries", ctl_stats_.mld_queries},
                               {"tx_dropped", dp_->control_tx_dropped()},
                               {"nd_drops", nd_drops},
                               {"resolve_drops", resolve_drops}};

@@ -54,6 +54,8 @@ struct ControlStats {
     uint64_t resolved_sent = 0;           // of those, sent once the neighbour answered
     uint64_t resolve_dropped[8] = {};     // indexed by NcDrop
     uint64_t ns_no_source = 0;            // no usable address on the port to solicit from
+    uint64_t mld_reports_sent = 0;
+    uint64_t mld_queries = 0;
 };
 
 /* Per-port settings of neighbour discovery, and whether the port is
@@ -66,6 +68,7 @@ struct PortNd {
     uint8_t icmp_hop_limit = 64;  // hop limit of the ICMPv6 errors fp6 sends
     TokenBucket icmp_errors{kIcmpDefaultRate, kIcmpDefaultBurst};  // RFC 4443 2.4 (f)
     TokenBucket echo_replies{kIcmpDefaultRate * 10, kIcmpDefaultBurst * 10};
+    TokenBucket mld_answers{1, 2};  // reports in answer to queries: at most 1/s
 };
 
 class Router {
@@ -148,6 +151,9 @@ private:
     void start_dad(uint16_t port, const Ip6& addr);
     void apply_dad(const std::vector<DadAction>& actions);
     void program_mcast(uint16_t port);
+    /* RFC 3810: reports every group the port listens to (on joining, and
+     * in answer to a query). */
+    void send_mld_report(uint16_t port);
 
     /* Packets addressed to the router (control/local.cc). */
     void handle_local(rte_mbuf* m);

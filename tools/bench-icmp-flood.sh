@@ -34,8 +34,12 @@
 # thread on the first. Hugepages are used when at least 256 are free, else
 # ordinary memory (tools/lib.sh fp6_eal_args).
 #
-# Usage: tools/bench-icmp-flood.sh [--seconds N]   (as root, fp6 built in
-#        build/ or FP6_BUILD_DIR)
+# --unlimited adds a third case, flood-unlimited: the flood with p0's limit
+# raised to `icmp-rate 1000000 icmp-burst 1000000`, to show what the limit
+# spares the control thread.
+#
+# Usage: tools/bench-icmp-flood.sh [--seconds N] [--unlimited]   (as root,
+#        fp6 built in build/ or FP6_BUILD_DIR)
 # Exit: 0 when both runs were measured, whatever the figures; 1 when it
 #       could not run.
 set -uo pipefail
@@ -49,6 +53,7 @@ usage() {
 }
 
 seconds=5
+unlimited=0
 while [ $# -gt 0 ]; do
     case $1 in
         --seconds)
@@ -58,6 +63,10 @@ while [ $# -gt 0 ]; do
             ;;
         --seconds=*)
             seconds=${1#--seconds=}
+            shift
+            ;;
+        --unlimited)
+            unlimited=1
             shift
             ;;
         -h | --help)
@@ -113,9 +122,10 @@ control_cpu=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)
 control_cpu=${control_cpu%%[-,]*}
 command -v taskset >/dev/null || fp6_die "taskset is missing (util-linux)"
 
-# run_case NAME PCAP: one fp6d fed by PCAP; writes $run_dir/NAME.json.
+# run_case NAME PCAP [COMMAND]: one fp6d fed by PCAP, COMMAND (an fp6ctl
+# command line) run after the set-up; writes $run_dir/NAME.json.
 run_case() {
-    local name=$1 pcap=$2 log=$run_dir/$1.log mac t0 t1 deadline t e
+    local name=$1 pcap=$2 extra=${3:-} log=$run_dir/$1.log mac t0 t1 deadline t e
     local lat=$run_dir/$1.lat
     fp6_log "$name: starting fp6d (workers: CPU $worker_cpu; EAL: ${eal[*]})"
     fp6_start_daemon "$log" --socket "$sock" --workers "$worker_cpu" -- "${eal[@]}"
@@ -141,6 +151,7 @@ addr add 2001:db8:2::1/64 dev p0
 addr add 2001:db8:1::1/64 dev p1
 neigh add 2001:db8:1::2 lladdr $null_gw_mac dev p1
 route add 2001:db8:100::/48 via 2001:db8:1::2 dev p1
+$extra
 EOF
         cat "$log" >&2
         fp6_die "$name: configuration refused"
@@ -247,6 +258,7 @@ json.dump({
     "icmp_errors_suppressed": delta_c("icmp_errors_suppressed"),
     "icmp_no_source": delta_c("icmp_no_source"),
     "echo_replies": delta_c("echo_replies"),
+    "control_tx_dropped": delta_c("tx_dropped"),
 }, sys.stdout)
 PY
         fp6_die "$name: figures not computed"
@@ -255,6 +267,12 @@ PY
 
 run_case no-flood "$run_dir/no-flood.pcap"
 run_case flood "$run_dir/flood.pcap"
+results=("$run_dir/no-flood.json" "$run_dir/flood.json")
+if [ "$unlimited" -eq 1 ]; then
+    run_case flood-unlimited "$run_dir/flood.pcap" \
+        "port set p0 icmp-rate 1000000 icmp-burst 1000000"
+    results+=("$run_dir/flood-unlimited.json")
+fi
 
 echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "fp6d: 1 worker on CPU $worker_cpu (busy polling), control thread and clients on CPU $control_cpu"
@@ -263,7 +281,7 @@ echo "load average (1, 5, 15 min) at the start: $load_start, at the end: $(cut -
 echo "each case: $seconds s of fp6ctl calls, then $seconds s of socket round trips;"
 echo "64-byte IPv6/UDP from net_pcap (infinite_rx) to net_null"
 echo
-/usr/bin/python3 - "$run_dir/no-flood.json" "$run_dir/flood.json" <<'PY' ||
+/usr/bin/python3 - "${results[@]}" <<'PY' ||
 import json, sys
 
 rows = [json.load(open(f)) for f in sys.argv[1:]]
@@ -289,7 +307,8 @@ for r in rows:
           "%d socket round trips (max %.3f ms)"
           % (r["case"], r["rx_mpps"] / base_rx, r["hop_limit_drops"], r["cli_calls"],
              r["cli_max_ms"], r["rpc_calls"], r["rpc_max_ms"]))
-    odd = [(k, r[k]) for k in ("icmp_errors_suppressed", "icmp_no_source", "other_drops") if r[k]]
+    odd = [(k, r[k]) for k in ("icmp_errors_suppressed", "icmp_no_source",
+                                   "control_tx_dropped", "other_drops") if r[k]]
     if odd:
         print("%s: also %s" % (r["case"], ", ".join("%s %d" % kv for kv in odd)))
 PY

@@ -9,9 +9,10 @@
 # Checks:
 #  - echo: A pings fp6's global and link-local addresses, and all-nodes;
 #  - traceroute from A to B: hop 1 is fp6's 2001:db8:a::1, hop 2 is B;
-#  - Destination Unreachable as ping prints it: no route (code 0), and the
-#    route types unreachable (0), prohibit (1) and reject (6);
-#  - Time Exceeded for a hop limit of 1;
+#  - Destination Unreachable as ping prints it: no route (code 0), the
+#    route types unreachable (0), prohibit (1) and reject (6), and a
+#    link-local source leaving its link (2);
+#  - Time Exceeded for a hop limit of 1, sent with the port's icmp-hop-limit;
 #  - Packet Too Big with pb's MTU after `port set pb mtu 1280`, and A's
 #    kernel caches that path MTU;
 #  - Port Unreachable for UDP to fp6's address (captured on A, and the
