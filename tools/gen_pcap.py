@@ -4,7 +4,8 @@
 Each packet is Ethernet + IPv6 + UDP with a payload that makes the frame
 --frame-size bytes (64 by default, the smallest Ethernet frame without its
 FCS, so 2 bytes of UDP payload), from --src to a destination spread over
---dst-prefix (the low 64 bits count up, one a packet), hop limit 64.
+--dst-prefix (prefix::1, ::2, ... up to 65536 of them, one a packet; a /128
+is the one address), hop limit 64.
 
 With --flood-ratio R (0 <= R < 1), that share of the packets are the same
 packets with hop limit 1 instead, spread evenly among the others: a router
@@ -63,8 +64,8 @@ def parse_args(argv):
 def main(argv):
     a = parse_args(argv)
     net = ipaddress.IPv6Network(a.dst_prefix, strict=False)
-    if net.prefixlen > 64:
-        sys.exit("gen_pcap.py: --dst-prefix must be /64 or shorter")
+    # Addresses after the prefix's own, at most 65536 (all of a /128: itself).
+    spread = min(65536, net.num_addresses - 1)
     payload = b"\x00" * (a.frame_size - ETH_IP6_UDP)
 
     total = round(a.count / (1.0 - a.flood_ratio))
@@ -79,7 +80,7 @@ def main(argv):
             # Good and flood packets count up apart, so the good ones are
             # the same in every file.
             n = written_flood if is_flood else good
-            dst = str(net.network_address + 1 + (n % 65536))
+            dst = str(net.network_address + (1 + n % spread if spread else 0))
             pkt = (Ether(src=a.src_mac, dst=a.dst_mac) /
                    IPv6(src=a.src, dst=dst, hlim=1 if is_flood else 64) /
                    UDP(sport=1024 + n % 1000, dport=9) / Raw(payload))

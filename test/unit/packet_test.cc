@@ -65,6 +65,12 @@ const char* const kDstViaRxPort = "2001:db8:6000::5";  // a neighbour on the rx 
 
 const char* const kRemoteSrc = "2001:db8:9::1";
 
+/* Sources for Redirects (RFC 4861 8.2). */
+const char* const kOnLinkSrc = "2001:db8:1::77";       // in the rx port's connected prefix
+const char* const kNeighbourSrc = "2001:db8:1::88";    // a resolved neighbour of the rx port (/128)
+const char* const kOtherLinkSrc = "2001:db8:7::5";     // in the out port's connected prefix
+const char* const kBehindGatewaySrc = "2001:db8:6000::7";  // behind the gateway on the rx port
+
 /* What classify_burst did with a burst. */
 struct Outcome {
     BurstResult r;
@@ -87,9 +93,17 @@ struct IcmpCounts {
     uint64_t ratelimited = 0;
 };
 
+/* The Redirect counters of WorkerStats. */
+struct RedirectCounts {
+    uint64_t punted = 0;
+    uint64_t ratelimited = 0;
+    uint64_t no_mbuf = 0;
+};
+
 /* Counters: rx as given, the named ones, and every other one zero. */
 void expect_counters(const WorkerStats& st, uint64_t rx, uint64_t fwd, uint64_t punt,
-                     const std::map<Drop, uint64_t>& drops = {}, IcmpCounts icmp = {}) {
+                     const std::map<Drop, uint64_t>& drops = {}, IcmpCounts icmp = {},
+                     RedirectCounts redirect = {}) {
     EXPECT_EQ(st.rx, rx);
     EXPECT_EQ(st.forwarded, fwd);
     EXPECT_EQ(st.punted, punt);
@@ -99,6 +113,9 @@ void expect_counters(const WorkerStats& st, uint64_t rx, uint64_t fwd, uint64_t 
     }
     EXPECT_EQ(st.icmp_punted, icmp.punted);
     EXPECT_EQ(st.icmp_ratelimited, icmp.ratelimited);
+    EXPECT_EQ(st.redirect_punted, redirect.punted);
+    EXPECT_EQ(st.redirect_ratelimited, redirect.ratelimited);
+    EXPECT_EQ(st.redirect_no_mbuf, redirect.no_mbuf);
 }
 
 void expect_dropped(const Outcome& o, Drop why) {
@@ -176,6 +193,10 @@ class PacketPath : public ::testing::Test {
         route("2001:db8:4000::/48", neighbor(kAbsent, kOutMac, true));
         route("2001:db8:5000::/48", neighbor(kDown, kDownMac, true));
         route("2001:db8:6000::/48", neighbor(kRx, kRxMac, true));
+        NextHop on_link = neighbor(kRx, kRxMac, true);  // a neighbour inside 2001:db8:1::/64
+        on_link.addr = ip(kNeighbourSrc);
+        route("2001:db8:1::88/128", on_link);
+        route("2001:db8:7::/64", simple(NhKind::kConnected, kOut));
         route("2001:db8:dead::/48", simple(NhKind::kBlackhole));
         route("2001:db8:bad0::/48", simple(NhKind::kUnreachable));
         route("2001:db8:bad1::/48", simple(NhKind::kProhibit));

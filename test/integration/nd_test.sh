@@ -1,0 +1,651 @@
+#!/usr/bin/env bash
+# The checks are functions called through check(); shellcheck cannot see that.
+# shellcheck disable=SC2317
+# Integration test: neighbour discovery (RFC 4861) between fp6d and Linux
+# hosts, with no static neighbour entry anywhere: fp6's startup config has
+# no `neigh add`, the hosts have none either.
+#
+#   fp6n-a 2001:db8:a::2/64 --veth-- pa [fp6d] pb --veth-- 2001:db8:b::2/64 fp6n-b
+#
+# Both ports run with short timers: base-reachable 2000 ms (ReachableTime
+# 1..3 s), retrans-timer 300 ms.
+#
+# 1. A pings B and B pings A, 5/5 each; fp6 lists A and B with their real
+#    MACs, learnt (not PERMANENT).
+# 2. The state machine on its timers: an entry resolved afresh is REACHABLE,
+#    STALE after ReachableTime (0.5..1.5 x base-reachable) with no traffic;
+#    a packet makes it DELAY; DELAY_FIRST_PROBE_TIME (5 s) later fp6 probes
+#    with a unicast NS (PROBE), B answers with a solicited NA, and the entry
+#    is REACHABLE again.
+# 3. B changes its MAC and announces it with an unsolicited NA (O set): fp6's
+#    entry takes the new MAC (STALE, RFC 4861 7.2.5) and pings still work.
+# 4. An address nobody owns (2001:db8:b::99): fp6 sends 3 multicast NS
+#    (MAX_MULTICAST_SOLICIT) 300 ms apart, then A's ping gets "Destination
+#    unreachable: Address unreachable" from 2001:db8:a::1; the entry is
+#    FAILED, gone after the 3 s hold-down; resolve_drops.resolution_failed
+#    grew.
+# 5. A flood of 20,000 NS with distinct sources and random MACs from B's
+#    link, with `port set pb neigh-max 512`: pb never lists more than 512
+#    dynamic entries, a ping flow A -> B (every 50 ms) started before the
+#    flood loses at most 1%, and fp6d's RSS stays within a few MiB.
+# 6. Ten packets back to back to an address nobody answers: three wait
+#    (queue of 3), resolve_drops.queue_full grows by at least 7.
+#
+# Usage: nd_test.sh [FP6D FP6CTL]   (meson passes the built binaries)
+# Exit: 0 all passed, 1 a check failed, 77 skipped (not root, no netns).
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ $# -ge 2 ]; then
+    FP6D=$(realpath "$1")
+    FP6CTL=$(realpath "$2")
+fi
+# shellcheck source=tools/lib.sh
+. "$HERE/../../tools/lib.sh"
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    skip "needs root for network namespaces and veth pairs"
+fi
+if ! ip netns list >/dev/null 2>&1; then
+    skip "'ip netns' is not available"
+fi
+probe=fp6n-probe-$$
+if ! ip netns add "$probe" 2>/dev/null; then
+    skip "cannot create a network namespace here"
+fi
+ip netns del "$probe"
+
+for tool in ping tcpdump ethtool /usr/bin/python3; do
+    command -v "$tool" >/dev/null ||
+        fp6_die "$tool is missing: run tools/setup.sh (it installs it)"
+done
+/usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
+    fp6_die "scapy is missing for /usr/bin/python3: run tools/setup.sh (python3-scapy)"
+for bin in "$FP6D" "$FP6CTL"; do
+    [ -x "$bin" ] || fp6_die "$bin is not built"
+done
+
+passed=0
+failed=0
+
+# check NAME COMMAND...: run one check, print its verdict.
+check() {
+    local name=$1
+    shift
+    if "$@"; then
+        echo "ok - $name"
+        passed=$((passed + 1))
+    else
+        echo "not ok - $name"
+        failed=$((failed + 1))
+    fi
+}
+
+# note TEXT...: a detail line under the check that follows.
+note() {
+    echo "  # $*"
+}
+
+summary() {
+    echo "$passed passed, $failed failed"
+}
+
+fp6_trap_cleanup
+# Print the summary after the cleanup, whatever way the script ends.
+trap 'fp6_cleanup; summary' EXIT
+
+run_dir=/run/fp6n/$$
+fp6_tmpdir "$run_dir"
+sock=$run_dir/fp6d.sock
+config=$run_dir/fp6d.conf
+log=$run_dir/fp6d.log
+
+A=fp6n-a
+B=fp6n-b
+A_IF=fp6n-a-in
+B_IF=fp6n-b-in
+A_ADDR=2001:db8:a::2
+B_ADDR=2001:db8:b::2
+GW_A=2001:db8:a::1
+GW_B=2001:db8:b::1
+in_a() { ip netns exec "$A" "$@"; }
+in_b() { ip netns exec "$B" "$@"; }
+ctl() { "$FP6CTL" --socket "$sock" "$@"; }
+
+fail_setup() {
+    echo "not ok - $*"
+    failed=$((failed + 1))
+    if [ -f "$log" ]; then
+        echo "--- fp6d log"
+        cat "$log"
+    fi
+    exit 1
+}
+
+# now_ms: a clock in milliseconds.
+now_ms() {
+    local t=${EPOCHREALTIME/[.,]/}
+    echo $((10#$t / 1000))
+}
+
+# counter KEY: current value of counter KEY from `fp6ctl -j stats show`
+# (fp6_stat: the sum of every number whose key path ends with KEY).
+counter() {
+    ctl -j stats show | fp6_stat "$1"
+}
+
+# neigh_lines [DEV]: fp6's neighbour entries, one per line:
+# DST DEV STATE LLADDR AGE_MS ROUTER QUEUED (LLADDR "-" when there is none).
+neigh_lines() {
+    local args=()
+    [ $# -ge 1 ] && args=(dev "$1")
+    ctl -j neigh show "${args[@]}" | /usr/bin/python3 -c '
+import json, sys
+
+try:
+    doc = json.load(sys.stdin)
+except ValueError as e:
+    sys.exit("neigh_lines: neighbours are not JSON: %s" % e)
+for n in doc:
+    state = n.get("state")
+    if isinstance(state, list):
+        state = ",".join(state) if state else "-"
+    print(n.get("dst"), n.get("dev"), state or "-", n.get("lladdr") or "-",
+          n.get("age_ms", "-"), "router" if n.get("router") else "-",
+          n.get("queued", "-"))
+'
+}
+
+# entry DEV ADDR: fp6's line for ADDR on DEV (neigh_lines), empty if none.
+# Fails only when fp6d does not answer.
+entry() {
+    local lines
+    lines=$(neigh_lines "$1") || return 1
+    awk -v a="$2" '$1 == a' <<<"$lines"
+}
+
+# Set by sample_entry: what the last look at one entry found.
+E_STATE=
+E_MAC=
+E_AGE=
+E_QUEUED=
+E_SEEN=
+# sample_entry DEV ADDR: look at the entry once; E_STATE is its state (or
+# "absent", "error"), E_SEEN when it was looked at (now_ms), E_AGE the time
+# in that state (ms).
+sample_entry() {
+    local line
+    E_STATE=error E_MAC=- E_AGE=0 E_QUEUED=0
+    line=$(entry "$1" "$2") || return 0
+    E_SEEN=$(now_ms)
+    if [ -z "$line" ]; then
+        E_STATE=absent
+        return 0
+    fi
+    read -r _ _ E_STATE E_MAC E_AGE _ E_QUEUED <<<"$line"
+    [[ "$E_AGE" =~ ^[0-9]+$ ]] || E_AGE=0
+}
+
+# Set by wait_state: the states seen on the way, in order, and when the
+# awaited state was entered (fp6's age of the entry subtracted from the
+# moment it was seen), on the now_ms clock.
+W_PATH=
+W_ENTERED=0
+# wait_state DEV ADDR STATE SECONDS: look at the entry every 0.1 s until it
+# is in STATE (0), or SECONDS pass (1).
+wait_state() {
+    local dev=$1 addr=$2 want=$3 deadline last=
+    deadline=$(($(now_ms) + $4 * 1000))
+    W_PATH=
+    while :; do
+        sample_entry "$dev" "$addr"
+        if [ "$E_STATE" != "$last" ]; then
+            W_PATH+="${W_PATH:+ -> }$E_STATE"
+            last=$E_STATE
+        fi
+        if [ "$E_STATE" = "$want" ]; then
+            W_ENTERED=$((E_SEEN - E_AGE))
+            return 0
+        fi
+        [ "$(now_ms)" -ge "$deadline" ] && return 1
+        sleep 0.1
+    done
+}
+
+# dyn_count DEV: number of fp6's non-PERMANENT entries on DEV.
+dyn_count() {
+    local lines
+    lines=$(neigh_lines "$1") || return 1
+    awk '$3 != "PERMANENT" { n++ } END { print n + 0 }' <<<"$lines"
+}
+
+# rss_kib PID: resident set size of PID in KiB.
+rss_kib() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# capture_start NS FILE FILTER...: tcpdump in namespace NS on its host link
+# into FILE (text, -v), in the background; sets CAP_PID once it listens.
+CAP_PID=
+capture_start() {
+    local ns=$1 file=$2 i
+    shift 2
+    local dev=$A_IF
+    [ "$ns" = "$B" ] && dev=$B_IF
+    ip netns exec "$ns" tcpdump -n -l -v -i "$dev" "$@" >"$file" 2>&1 &
+    CAP_PID=$!
+    for ((i = 0; i < 50; i++)); do
+        grep -q 'listening on' "$file" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# capture_stop: stop the tcpdump of capture_start (it flushes on SIGINT).
+capture_stop() {
+    [ -n "$CAP_PID" ] || return 0
+    kill -INT "$CAP_PID" 2>/dev/null
+    wait "$CAP_PID" 2>/dev/null
+    CAP_PID=
+}
+
+# scapy_send NS IFACE CODE: run CODE (python, after `from scapy.all import *`)
+# with /usr/bin/python3 in namespace NS; IFACE is in the variable `iface`.
+scapy_send() {
+    ip netns exec "$1" /usr/bin/python3 -c "
+from scapy.all import *
+conf.verb = 0
+iface = '$2'
+$3
+"
+}
+
+# ---- set-up
+
+fp6_host_ns "$A" fp6n-a-out "$A_IF" "$A_ADDR/64" "$GW_A" || fail_setup "create host $A"
+fp6_host_ns "$B" fp6n-b-out "$B_IF" "$B_ADDR/64" "$GW_B" || fail_setup "create host $B"
+A_MAC=$(fp6_mac "$A_IF" "$A")
+B_MAC=$(fp6_mac "$B_IF" "$B")
+PA_MAC=$(fp6_mac fp6n-a-out)
+
+# No `neigh add`: fp6 finds the hosts by neighbour discovery.
+cat >"$config" <<EOF
+port add pa devargs net_af_packet0,iface=fp6n-a-out
+port add pb devargs net_af_packet1,iface=fp6n-b-out
+port set pa base-reachable 2000 retrans-timer 300
+port set pb base-reachable 2000 retrans-timer 300
+port set pa up
+port set pb up
+addr add $GW_A/64 dev pa
+addr add $GW_B/64 dev pb
+EOF
+
+read -ra eal <<<"$(fp6_eal_args fp6n-nd)"
+fp6_clean_eal fp6n-nd
+fp6_start_daemon "$log" --config "$config" --socket "$sock" \
+    --workers "$(fp6_last_cpu)" --idle-sleep 100 -- "${eal[@]}"
+fp6_wait_ready "$sock" 60 || fail_setup "fp6d ready on $sock"
+echo "ok - fp6d ready (EAL: ${eal[*]})"
+passed=$((passed + 1))
+fp6_wait_dad "$sock" 10 || fail_setup "fp6's addresses pass duplicate address detection"
+echo "ok - fp6's addresses pass duplicate address detection"
+passed=$((passed + 1))
+
+# ---- 1. resolution both ways, no static entries
+
+no_static_anywhere() {
+    local perm_a perm_b perm_fp6
+    perm_a=$(in_a ip -6 neigh show nud permanent)
+    perm_b=$(in_b ip -6 neigh show nud permanent)
+    perm_fp6=$(neigh_lines | awk '$3 == "PERMANENT"')
+    [ -z "$perm_a$perm_b$perm_fp6" ] ||
+        note "permanent entries: A: ${perm_a:-none}; B: ${perm_b:-none}; fp6: ${perm_fp6:-none}"
+    [ -z "$perm_a$perm_b$perm_fp6" ]
+}
+check "1. no static neighbour entries on A, B or fp6" no_static_anywhere
+
+# ping_5 NS DST: five echo requests from NS to DST, five replies.
+ping_5() {
+    local out
+    out=$(ip netns exec "$1" ping -6 -n -c 5 -i 0.2 -W 2 "$2" 2>&1)
+    note "ping $2 from $1: $(grep -E 'transmitted' <<<"$out")"
+    grep -q '5 packets transmitted, 5 received' <<<"$out"
+}
+check "1. ping A -> B: 5/5" ping_5 "$A" "$B_ADDR"
+check "1. ping B -> A: 5/5" ping_5 "$B" "$A_ADDR"
+
+# learnt DEV ADDR MAC: fp6 lists ADDR on DEV with MAC, in a dynamic state.
+learnt() {
+    sample_entry "$1" "$2"
+    note "fp6: $2 on $1: $E_STATE $E_MAC (host's MAC $3)"
+    [ "$E_MAC" = "$3" ] && [ "$E_STATE" != PERMANENT ] && [ "$E_STATE" != absent ] &&
+        [ "$E_STATE" != INCOMPLETE ] && [ "$E_STATE" != FAILED ]
+}
+check "1. fp6 lists A ($A_ADDR) on pa with A's MAC, learnt" learnt pa "$A_ADDR" "$A_MAC"
+check "1. fp6 lists B ($B_ADDR) on pb with B's MAC, learnt" learnt pb "$B_ADDR" "$B_MAC"
+
+# ---- 2. the state machine on its timers
+
+# Start from no entry, so that the ping below resolves B afresh: INCOMPLETE,
+# multicast NS, B's solicited NA, REACHABLE (RFC 4861 7.2.5).
+ctl neigh del "$B_ADDR" dev pb || fail_setup "fp6ctl neigh del $B_ADDR dev pb"
+in_a ping -6 -n -c 1 -W 2 "$B_ADDR" >/dev/null 2>&1
+sample_entry pb "$B_ADDR"
+reach_entered=$((E_SEEN - E_AGE))
+reachable_after_ping() {
+    note "right after the ping: $E_STATE, ${E_AGE} ms in that state"
+    [ "$E_STATE" = REACHABLE ]
+}
+check "2. right after a ping resolves B afresh, B's entry is REACHABLE" reachable_after_ping
+
+# ReachableTime is drawn from 0.5..1.5 x BaseReachableTime (RFC 4861 6.3.2):
+# 1000..3000 ms here, then STALE (7.3.3). Nothing is sent to B meanwhile.
+stale_on_time() {
+    local rc=0 took
+    wait_state pb "$B_ADDR" STALE 4 || rc=1
+    took=$((W_ENTERED - reach_entered))
+    note "seen: $W_PATH; REACHABLE lasted ${took} ms (ReachableTime 1000..3000)"
+    [ "$rc" -eq 0 ] && [ "$took" -ge 900 ] && [ "$took" -le 3200 ]
+}
+check "2. with no traffic it becomes STALE after 0.5..1.5 x base-reachable (<= 3.5 s)" stale_on_time
+
+# A packet to B while STALE: the workers use the MAC and fp6 notices the use
+# (polled every 250 ms), DELAY (7.3.3). DELAY_FIRST_PROBE_TIME (5 s) later:
+# PROBE, a unicast NS to B's cached MAC; B answers it with a solicited NA,
+# so the entry goes back to REACHABLE (7.2.5), about 5 s after DELAY.
+probe_cap=$run_dir/probe.txt
+capture_start "$B" "$probe_cap" 'icmp6 and (ip6[40] == 135 or ip6[40] == 136)' ||
+    note "tcpdump in $B did not start"
+ns_before=$(counter control.ns_sent) || ns_before=0
+in_a ping -6 -n -c 1 -W 2 "$B_ADDR" >/dev/null 2>&1
+delay_after_ping() {
+    local rc=0
+    wait_state pb "$B_ADDR" DELAY 2 || rc=1
+    note "after the ping: $W_PATH"
+    return "$rc"
+}
+check "2. a ping to the STALE entry makes it DELAY" delay_after_ping
+delay_entered=$W_ENTERED
+
+probe_then_reachable() {
+    local rc=0 took path
+    wait_state pb "$B_ADDR" REACHABLE 8 || rc=1
+    took=$((W_ENTERED - delay_entered))
+    note "seen: $W_PATH; REACHABLE again ${took} ms after DELAY began (5000 + RTT expected)"
+    [ "$rc" -eq 0 ] && [ "$took" -ge 4900 ] && [ "$took" -le 5600 ]
+}
+check "2. after DELAY_FIRST_PROBE_TIME (5 s) the probe is answered: REACHABLE again" \
+    probe_then_reachable
+capture_stop
+
+unicast_probe_seen() {
+    local ns_now probes nas
+    ns_now=$(counter control.ns_sent) || ns_now=0
+    # fp6's probe: an NS for B sent to B's own address (not its
+    # solicited-node group); B's answer: a solicited NA.
+    probes=$(grep -c "> $B_ADDR: .*neighbor solicitation, .*who has $B_ADDR" "$probe_cap")
+    nas=$(grep -Ec "$B_ADDR > .*neighbor advertisement, .*tgt is $B_ADDR, .*Flags \[solicited" "$probe_cap")
+    note "ns_sent: $ns_before -> $ns_now; at B: $probes unicast NS for $B_ADDR, $nas solicited NA back"
+    [ "$ns_now" -gt "$ns_before" ] && [ "$probes" -ge 1 ] && [ "$nas" -ge 1 ]
+}
+check "2. the probe in PROBE is a unicast NS to B, answered by a solicited NA" \
+    unicast_probe_seen
+
+# ---- 3. B changes its MAC
+
+B_NEW_MAC=02:f6:0b:00:00:02
+in_b ip link set dev "$B_IF" address "$B_NEW_MAC" || fail_setup "change $B_IF's MAC"
+scapy_send "$B" "$B_IF" "
+sendp(Ether(src='$B_NEW_MAC', dst='33:33:00:00:00:01') /
+      IPv6(src='$B_ADDR', dst='ff02::1', hlim=255) /
+      ICMPv6ND_NA(tgt='$B_ADDR', R=0, S=0, O=1) /
+      ICMPv6NDOptDstLLAddr(lladdr='$B_NEW_MAC'), iface=iface)
+" || note "scapy could not send the NA"
+
+new_mac_taken() {
+    local i
+    for ((i = 0; i < 20; i++)); do
+        sample_entry pb "$B_ADDR"
+        [ "$E_MAC" = "$B_NEW_MAC" ] && break
+        sleep 0.1
+    done
+    note "fp6: $B_ADDR on pb: $E_STATE $E_MAC (new MAC $B_NEW_MAC)"
+    # RFC 4861 7.2.5: O set, S clear, a different address: STALE.
+    [ "$E_MAC" = "$B_NEW_MAC" ] && [ "$E_STATE" = STALE ]
+}
+check "3. an unsolicited NA with O set gives fp6's entry B's new MAC (STALE)" new_mac_taken
+check "3. ping A -> B after the MAC change: 5/5" ping_5 "$A" "$B_ADDR"
+
+# ---- 4. an address nobody answers for
+
+GONE=2001:db8:b::99
+gone_cap=$run_dir/gone.txt
+capture_start "$B" "$gone_cap" 'icmp6 and ip6[40] == 135' ||
+    note "tcpdump in $B did not start"
+failed_before=$(counter resolve_drops.resolution_failed) || failed_before=0
+t0=$(now_ms)
+gone_out=$(in_a ping -6 -n -c 1 -W 5 "$GONE" 2>&1)
+gone_ms=$(($(now_ms) - t0))
+sample_entry pb "$GONE"
+gone_state=$E_STATE
+gone_failed_at=$((E_SEEN - E_AGE))
+sleep 0.3
+capture_stop
+
+unreachable_from_fp6() {
+    note "ping $GONE: $(grep -E '^From|transmitted' <<<"$gone_out" | tr '\n' ';') after ${gone_ms} ms"
+    grep -q "^From $GW_A icmp_seq=1 Destination unreachable: Address unreachable" <<<"$gone_out" &&
+        [ "$gone_ms" -ge 800 ] && [ "$gone_ms" -le 2500 ]
+}
+check "4. ping $GONE: Address unreachable from $GW_A after ~3 x retrans-timer" \
+    unreachable_from_fp6
+
+three_ns() {
+    local n
+    n=$(grep -c "neighbor solicitation, .*who has $GONE" "$gone_cap")
+    note "NS for $GONE seen at B: $n"
+    [ "$n" -eq 3 ]
+}
+check "4. fp6 sent MAX_MULTICAST_SOLICIT (3) NS for $GONE" three_ns
+
+failed_then_gone() {
+    local rc=0 held
+    note "entry right after the ping: $gone_state"
+    [ "$gone_state" = FAILED ] || rc=1
+    wait_state pb "$GONE" absent 5 || rc=1
+    held=$((E_SEEN - gone_failed_at))
+    note "seen: $W_PATH; gone within ${held} ms of FAILED (hold-down 3000)"
+    [ "$rc" -eq 0 ] && [ "$held" -ge 2900 ] && [ "$held" -le 3700 ]
+}
+check "4. the entry is FAILED, then gone after the 3 s hold-down" failed_then_gone
+
+resolution_failed_counted() {
+    local now
+    now=$(counter resolve_drops.resolution_failed) || now=
+    note "resolve_drops.resolution_failed: $failed_before -> ${now:-?}"
+    [ -n "$now" ] && [ "$now" -gt "$failed_before" ]
+}
+check "4. resolve_drops.resolution_failed grew" resolution_failed_counted
+
+# ---- 5. NS flood with a bounded table
+
+NEIGH_MAX=512
+FLOOD_N=20000
+ctl port set pb neigh-max "$NEIGH_MAX" || fail_setup "fp6ctl port set pb neigh-max $NEIGH_MAX"
+
+flow_out=$run_dir/flow.txt
+in_a ping -6 -n -i 0.05 -W 1 "$B_ADDR" >"$flow_out" 2>&1 &
+flow_pid=$!
+FP6_CLEAN_PIDS+=("$flow_pid")
+sleep 1
+flow_started() {
+    local n
+    n=$(grep -c 'bytes from' "$flow_out")
+    note "replies in the first second: $n"
+    [ "$n" -ge 10 ]
+}
+check "5. a ping flow A -> B every 50 ms runs before the flood" flow_started
+rss_before=$(rss_kib "$FP6_DAEMON_PID")
+
+# The flood: NS for fp6's 2001:db8:b::1 to its solicited-node group, each
+# from its own 2001:db8:b::/64 address with a random unicast MAC (in the
+# Ethernet header and the source link-layer option). scapy builds one frame
+# by itself and checks the hand-built ones against it (building 20,000 with
+# scapy takes longer than this test may run); its L2 socket sends them.
+flood_py=$run_dir/flood.py
+cat >"$flood_py" <<'EOF'
+import os, random, socket, struct, sys, time
+from scapy.all import Ether, IPv6, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, conf, raw
+
+iface, count, target = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+tgt = socket.inet_pton(socket.AF_INET6, target)
+group = socket.inet_pton(socket.AF_INET6, "ff02::1:ff00:0")[:13] + tgt[13:]
+group_mac = b"\x33\x33" + group[12:]
+prefix = socket.inet_pton(socket.AF_INET6, "2001:db8:b::")[:8]
+
+def csum(data):
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s > 0xFFFF:
+        s = (s & 0xFFFF) + (s >> 16)
+    return 0xFFFF - s
+
+def frame(mac, src):
+    body = struct.pack("!BBHI", 135, 0, 0, 0) + tgt + b"\x01\x01" + mac
+    pseudo = src + group + struct.pack("!I3xB", len(body), 58)
+    body = body[:2] + struct.pack("!H", csum(pseudo + body)) + body[4:]
+    ip6 = struct.pack("!IHBB", 6 << 28, len(body), 58, 255) + src + group
+    return group_mac + mac + b"\x86\xdd" + ip6 + body
+
+def fmt_mac(mac):
+    return ":".join("%02x" % b for b in mac)
+
+rng = random.Random(os.getpid())
+seen = set()
+frames = []
+while len(frames) < count:
+    iid = rng.getrandbits(64)
+    if iid < 0x100 or iid in seen:
+        continue  # keep clear of ::1, ::2, ::99 and friends
+    seen.add(iid)
+    mac = bytes([(rng.getrandbits(8) & 0xFC) | 0x02]) + rng.randbytes(5)
+    frames.append(frame(mac, prefix + iid.to_bytes(8, "big")))
+
+mac = frames[0][6:12]
+src = socket.inet_ntop(socket.AF_INET6, frames[0][22:38])
+ref = raw(Ether(src=fmt_mac(mac), dst=fmt_mac(group_mac)) /
+          IPv6(src=src, dst=socket.inet_ntop(socket.AF_INET6, group), hlim=255) /
+          ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=fmt_mac(mac)))
+if ref != frames[0]:
+    sys.exit("flood: hand-built NS differs from scapy's:\n%s\n%s" % (ref.hex(), frames[0].hex()))
+
+s = conf.L2socket(iface=iface)
+t = time.time()
+for f in frames:
+    s.send(f)
+took = time.time() - t
+s.close()
+print("sent %d NS in %.2f s (%.0f/s)" % (count, took, count / took))
+EOF
+
+flood_log=$run_dir/flood.log
+in_b /usr/bin/python3 "$flood_py" "$B_IF" "$FLOOD_N" "$GW_B" >"$flood_log" 2>&1 &
+flood_pid=$!
+FP6_CLEAN_PIDS+=("$flood_pid")
+max_seen=0
+samples=0
+while kill -0 "$flood_pid" 2>/dev/null; do
+    if n=$(dyn_count pb); then
+        samples=$((samples + 1))
+        [ "$n" -gt "$max_seen" ] && max_seen=$n
+    fi
+    sleep 0.3
+done
+wait "$flood_pid"
+flood_rc=$?
+sleep 2
+n=$(dyn_count pb) && [ "$n" -gt "$max_seen" ] && max_seen=$n
+rss_after=$(rss_kib "$FP6_DAEMON_PID")
+kill -INT "$flow_pid" 2>/dev/null
+wait "$flow_pid" 2>/dev/null
+
+flood_sent() {
+    note "flood: $(tr '\n' ' ' <"$flood_log")(exit $flood_rc)"
+    [ "$flood_rc" -eq 0 ]
+}
+check "5. scapy sent $FLOOD_N NS with distinct sources from $B's link" flood_sent
+
+table_bounded() {
+    note "most dynamic entries on pb seen: $max_seen ($samples samples during the flood, one after); now: ${n:-?}"
+    [ "$max_seen" -le "$NEIGH_MAX" ] && [ "$max_seen" -gt 0 ]
+}
+check "5. pb never lists more than neigh-max ($NEIGH_MAX) dynamic entries" table_bounded
+
+flow_kept() {
+    local stats tx rx
+    stats=$(grep transmitted "$flow_out")
+    tx=$(awk '{ print $1 }' <<<"$stats")
+    rx=$(awk '{ print $4 }' <<<"$stats")
+    note "flow: $stats"
+    [ -n "$tx" ] && [ -n "$rx" ] && [ "$tx" -ge 40 ] && [ $(((tx - rx) * 100)) -le "$tx" ]
+}
+check "5. the ping flow A -> B loses at most 1% across the flood" flow_kept
+
+rss_flat() {
+    note "fp6d VmRSS: ${rss_before:-?} KiB before, ${rss_after:-?} KiB after"
+    [ -n "$rss_before" ] && [ -n "$rss_after" ] && [ $((rss_after - rss_before)) -le 4096 ]
+}
+check "5. fp6d's resident memory grows by at most 4 MiB" rss_flat
+
+check "5. ping A -> B after the flood: 5/5" ping_5 "$A" "$B_ADDR"
+
+# ---- 6. the queue of an INCOMPLETE entry
+
+SILENT=2001:db8:b::77
+queue_before=$(counter resolve_drops.queue_full) || queue_before=0
+scapy_send "$A" "$A_IF" "
+sendp([Ether(src='$A_MAC', dst='$PA_MAC') /
+       IPv6(src='$A_ADDR', dst='$SILENT', hlim=64) /
+       ICMPv6EchoRequest(id=0x6e64, seq=i) for i in range(10)], iface=iface)
+" || note "scapy could not send the packets"
+sample_entry pb "$SILENT"
+queue_held() {
+    note "fp6: $SILENT on pb: $E_STATE, queued $E_QUEUED"
+    [ "$E_STATE" = INCOMPLETE ] && [ "$E_QUEUED" = 3 ]
+}
+check "6. 10 packets for $SILENT: the INCOMPLETE entry holds 3" queue_held
+queue_dropped() {
+    local now i
+    for ((i = 0; i < 10; i++)); do
+        now=$(counter resolve_drops.queue_full) || now=
+        [ -n "$now" ] && [ "$now" -ge $((queue_before + 7)) ] && break
+        sleep 0.2
+    done
+    note "resolve_drops.queue_full: $queue_before -> ${now:-?}"
+    [ -n "$now" ] && [ "$now" -ge $((queue_before + 7)) ]
+}
+check "6. resolve_drops.queue_full grows by at least 10 - 3" queue_dropped
+
+# ---- the daemon
+
+daemon_alive() { kill -0 "$FP6_DAEMON_PID" 2>/dev/null; }
+check "fp6d still running after the checks" daemon_alive
+
+if [ "$failed" -gt 0 ]; then
+    echo "--- fp6ctl neigh show"
+    ctl neigh show 2>&1 | head -n 40
+    echo "--- fp6ctl stats show"
+    ctl stats show 2>&1
+fi
+check "fp6d exits with status 0 on SIGTERM" fp6_stop_daemon
+
+if [ "$failed" -gt 0 ]; then
+    echo "--- fp6d log"
+    tail -n 100 "$log"
+    exit 1
+fi
+exit 0
