@@ -175,7 +175,10 @@ void Router::handle_nd(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t le
         if (!msg.src.is_unspecified())
             apply_nc(ncache_.on_ra_or_rs(port, msg.src, msg.src_lladdr,
                                          msg.type == kIcmp6RouterAdvert, now));
-        // TODO: answering RS with a solicited RA comes with `port set ra`.
+        // RFC 4861 6.2.6: a valid RS gets a solicited RA (received RAs never
+        // change fp6's routes: its routes come from its configuration).
+        if (msg.type == kIcmp6RouterSolicit && port_nd_[port].ra.enabled)
+            apply_ra(port, port_nd_[port].ra_sched.on_rs(now, msg.src));
         return;
     case kIcmp6NeighborAdvert: {
         const Address* ours = addrs_.find(port, msg.target);

@@ -262,6 +262,12 @@ void Router::send_mld_report(uint16_t port) {
 
 absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
     FP6_ASSIGN(port, port_by_name(a, "ifname"));
+    // With `ra`, the words that follow configure the advertisements (and
+    // `mtu` is the RA's MTU option): checked and applied on their own.
+    if (a.contains("ra") || a.contains("ra_prefix")) {
+        FP6_RETURN_IF_ERROR(set_ra(port, a));
+        return nlohmann::json(nullptr);
+    }
     FP6_ASSIGN(mtu, opt_num(a, "mtu", 16000));
     FP6_ASSIGN(transmits, opt_num(a, "dad_transmits", 10));
     FP6_ASSIGN(retrans, opt_num(a, "retrans_timer", 3600000));
@@ -741,6 +747,8 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                               {"ns_no_source", ctl_stats_.ns_no_source},
                               {"mld_reports_sent", ctl_stats_.mld_reports_sent},
                               {"mld_queries", ctl_stats_.mld_queries},
+                              {"ra_sent", ctl_stats_.ra_sent},
+                              {"ra_no_linklocal", ctl_stats_.ra_no_linklocal},
                               {"tx_dropped", dp_->control_tx_dropped()},
                               {"nd_drops", nd_drops},
                               {"resolve_drops", resolve_drops}};
@@ -880,17 +888,97 @@ void Router::poll_links() {
 
 std::optional<uint64_t> Router::next_deadline() const {
     std::optional<uint64_t> next;
-    for (std::optional<uint64_t> t : {dad_.next_deadline(), addrs_.next_expiry(), ncache_.next_deadline()})
+    auto consider = [&](std::optional<uint64_t> t) {
         if (t && (!next || *t < *next))
             next = t;
+    };
+    consider(dad_.next_deadline());
+    consider(addrs_.next_expiry());
+    consider(ncache_.next_deadline());
+    for (const auto& [port, nd] : port_nd_)
+        consider(nd.ra_sched.next_deadline());
     return next;
 }
 
 void Router::on_timer() {
-    apply_dad(dad_.poll(now_ms()));
+    uint64_t now = now_ms();
+    apply_dad(dad_.poll(now));
     expire_addresses();
-    apply_nc(ncache_.poll(now_ms()));
+    apply_nc(ncache_.poll(now));
+    for (auto& [port, nd] : port_nd_)
+        apply_ra(port, nd.ra_sched.poll(now));
     commit_if_dirty();
+}
+
+absl::Status Router::set_ra(uint16_t port, const nlohmann::json& a) {
+    PortNd& nd = port_nd_[port];
+    RaConfig cfg = nd.ra;
+    FP6_ASSIGN(interval, opt_num(a, "ra_interval", 1800));
+    FP6_ASSIGN(lifetime, opt_num(a, "ra_lifetime", 9000));
+    FP6_ASSIGN(mtu, opt_num(a, "mtu", 65535));
+    auto onoff = opt_str(a, "ra");
+    if (onoff && *onoff != "on" && *onoff != "off")
+        return absl::InvalidArgumentError(fmt::format("ra must be on or off, not \"{}\"", *onoff));
+    if (interval)
+        cfg.max_interval_s = unsigned(*interval);
+    if (lifetime)
+        cfg.lifetime_s = unsigned(*lifetime);
+    if (mtu)
+        cfg.mtu = uint32_t(*mtu);
+    if (auto text = opt_str(a, "ra_prefix")) {
+        FP6_ASSIGN(prefix, parse_prefix(*text));
+        RaPrefix p;
+        p.prefix = prefix;
+        p.on_link = !a.value("no_onlink", false);
+        p.autonomous = !a.value("no_autonomous", false);
+        FP6_ASSIGN(valid, opt_num(a, "valid_lft", UINT32_MAX));
+        FP6_ASSIGN(preferred, opt_num(a, "preferred_lft", UINT32_MAX));
+        if (valid)
+            p.valid_lft = uint32_t(*valid);
+        if (preferred)
+            p.preferred_lft = uint32_t(*preferred);
+        std::erase_if(cfg.prefixes, [&](const RaPrefix& e) { return e.prefix == p.prefix; });
+        cfg.prefixes.push_back(p);
+    }
+    if (onoff)
+        cfg.enabled = *onoff == "on";
+    FP6_RETURN_IF_ERROR(validate(cfg));
+    bool was = nd.ra.enabled;
+    nd.ra = cfg;
+    uint64_t now = now_ms();
+    if (cfg.enabled && !was) {
+        apply_ra(port, nd.ra_sched.configure(now, cfg));
+        apply_ra(port, nd.ra_sched.start(now));
+    } else if (cfg.enabled) {
+        apply_ra(port, nd.ra_sched.configure(now, cfg));
+    } else if (was) {
+        // RFC 4861 6.2.5: final RAs with router lifetime 0.
+        apply_ra(port, nd.ra_sched.stop(now));
+    }
+    FP6_LOG(INFO, Nd, "{}: router advertisements {}", dp_->port(port).name,
+            cfg.enabled ? "on" : "off");
+    return absl::OkStatus();
+}
+
+void Router::apply_ra(uint16_t port, const std::vector<RaAction>& actions) {
+    PortNd& nd = port_nd_[port];
+    for (const RaAction& act : actions) {
+        std::optional<Ip6> ll;
+        for (const Address& a : addrs_.on_port(port))
+            if (!ll && a.usable() && a.addr.is_linklocal())
+                ll = a.addr;
+        // RFC 4861 6.1.2: an RA comes from the router's link-local address.
+        if (!ll || !port_routes_up(port)) {
+            ctl_stats_.ra_no_linklocal++;
+            continue;
+        }
+        std::vector<uint8_t> buf(ra_len(nd.ra));
+        size_t len = build_ra(buf, *ll, act.dst, nd.ra, dp_->port(port).mac, act.final_ra);
+        if (len == 0)
+            continue;
+        send_ip6(port, act.dst.is_multicast() ? Mac::for_multicast(act.dst) : Mac(), buf.data(), len);
+        ctl_stats_.ra_sent++;
+    }
 }
 
 void Router::start_dad(uint16_t port, const Ip6& addr) {
@@ -908,6 +996,11 @@ void Router::apply_dad(const std::vector<DadAction>& actions) {
             if (!addrs_.set_state(act.port, act.addr, AddrState::kPreferred))
                 break;
             FP6_LOG(INFO, Nd, "{}: {} passed duplicate address detection: in use", name, act.addr.str());
+            // RAs come from the link-local address: once it is usable, the
+            // start-up advertisements go out (again).
+            if (act.addr.is_linklocal() && port_nd_[act.port].ra.enabled)
+                apply_ra(act.port,
+                         port_nd_[act.port].ra_sched.configure(now_ms(), port_nd_[act.port].ra));
             break;
         case DadAction::kDuplicate: {
             const Address* a = addrs_.find(act.port, act.addr);

@@ -17,6 +17,7 @@
 #include "control/icmp6.h"
 #include "nd/dad.h"
 #include "nd/ncache.h"
+#include "nd/ra.h"
 #include "rib/addr.h"
 #include "rib/fib.h"
 #include "rib/nexthop.h"
@@ -56,6 +57,8 @@ struct ControlStats {
     uint64_t ns_no_source = 0;            // no usable address on the port to solicit from
     uint64_t mld_reports_sent = 0;
     uint64_t mld_queries = 0;
+    uint64_t ra_sent = 0;
+    uint64_t ra_no_linklocal = 0;  // an RA was due but the port has no usable link-local
 };
 
 /* Per-port settings of neighbour discovery, and whether the port is
@@ -69,6 +72,8 @@ struct PortNd {
     TokenBucket icmp_errors{kIcmpDefaultRate, kIcmpDefaultBurst};  // RFC 4443 2.4 (f)
     TokenBucket echo_replies{kIcmpDefaultRate * 10, kIcmpDefaultBurst * 10};
     TokenBucket mld_answers{1, 2};  // reports in answer to queries: at most 1/s
+    RaConfig ra;                    // `port set NAME ra ...`
+    RaScheduler ra_sched;
 };
 
 class Router {
@@ -154,6 +159,9 @@ private:
     /* RFC 3810: reports every group the port listens to (on joining, and
      * in answer to a query). */
     void send_mld_report(uint16_t port);
+    /* Router advertisements (RFC 4861 6.2): carries out the scheduler's actions. */
+    void apply_ra(uint16_t port, const std::vector<RaAction>& actions);
+    absl::Status set_ra(uint16_t port, const nlohmann::json& a);
 
     /* Packets addressed to the router (control/local.cc). */
     void handle_local(rte_mbuf* m);

@@ -103,6 +103,28 @@ now_us() {
 
 ctl() { "$FP6CTL" --socket "$sock" "$@"; }
 
+# telemetry FILE PORT...: DPDK's own counters of the ports (ethdev ids), read
+# through EAL's telemetry socket, which answers from a thread of its own
+# even when fp6d's control thread does not; into FILE as JSON, with the time.
+telemetry() {
+    local out=$1
+    shift
+    /usr/bin/python3 - "/var/run/dpdk/$prefix/dpdk_telemetry.v2" "$@" >"$out" <<'PY'
+import json, socket, sys, time
+
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.recv(16384)  # the greeting
+ports = {}
+t = time.time()
+for pid in sys.argv[2:]:
+    s.send(("/ethdev/stats,%s" % pid).encode())
+    ports[pid] = json.loads(s.recv(65536))["/ethdev/stats"]
+json.dump({"time": (t + time.time()) / 2, "ports": ports}, sys.stdout)
+PY
+}
+
 # Other work on the machine skews the figures: say how busy it was.
 load_start=$(cut -d " " -f 1-3 /proc/loadavg)
 
@@ -125,8 +147,8 @@ command -v taskset >/dev/null || fp6_die "taskset is missing (util-linux)"
 # run_case NAME PCAP [COMMAND]: one fp6d fed by PCAP, COMMAND (an fp6ctl
 # command line) run after the set-up; writes $run_dir/NAME.json.
 run_case() {
-    local name=$1 pcap=$2 extra=${3:-} log=$run_dir/$1.log mac t0 t1 deadline t e
-    local lat=$run_dir/$1.lat
+    local name=$1 pcap=$2 extra=${3:-} log=$run_dir/$1.log mac tb0 tb1 ta0 ta1 deadline t e words
+    local lat=$run_dir/$1.lat stats_timeout=5 p0_id p1_id
     fp6_log "$name: starting fp6d (workers: CPU $worker_cpu; EAL: ${eal[*]})"
     fp6_start_daemon "$log" --socket "$sock" --workers "$worker_cpu" -- "${eal[@]}"
     if ! fp6_wait_ready "$sock" 60; then
@@ -140,8 +162,11 @@ EOF
         cat "$log" >&2
         fp6_die "$name: ports not added"
     fi
-    mac=$(ctl -j port show p0 | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["address"])') ||
-        fp6_die "$name: no MAC for p0"
+    read -r mac p0_id p1_id < <(ctl -j port show | /usr/bin/python3 -c '
+import json, sys
+ports = {p["ifname"]: p for p in json.load(sys.stdin)}
+print(ports["p0"]["address"], ports["p0"]["port_id"], ports["p1"]["port_id"])')
+    [ -n "${p1_id:-}" ] || fp6_die "$name: no MAC or port ids from port show"
     [ "$mac" = "$pcap_mac" ] ||
         fp6_die "$name: p0's MAC is $mac, the pcap was written for $pcap_mac"
     if ! ctl -f - <<EOF; then
@@ -151,82 +176,141 @@ addr add 2001:db8:2::1/64 dev p0
 addr add 2001:db8:1::1/64 dev p1
 neigh add 2001:db8:1::2 lladdr $null_gw_mac dev p1
 route add 2001:db8:100::/48 via 2001:db8:1::2 dev p1
-$extra
 EOF
         cat "$log" >&2
         fp6_die "$name: configuration refused"
     fi
     # Time Exceeded needs a usable source address on p0: past DAD.
     fp6_wait_dad "$sock" 10 || fp6_die "$name: addresses still tentative"
+    if [ -n "$extra" ]; then
+        read -ra words <<<"$extra"
+        ctl "${words[@]}" || fp6_die "$name: '$extra' refused"
+    fi
     sleep 1
 
-    t0=$(now_us)
-    ctl -j stats show >"$run_dir/$name.before" || fp6_die "$name: stats show failed"
+    # A control thread that does not answer is a result, not a failure: every
+    # call has a timeout, and what timed out is counted.
+    telemetry "$run_dir/$name.tel.before" "$p0_id" "$p1_id" ||
+        fp6_die "$name: no answer on the telemetry socket"
+    tb0=$(now_us)
+    ctl --timeout "$stats_timeout" -j stats show >"$run_dir/$name.before" ||
+        fp6_log "$name: no stats before the run"
+    tb1=$(now_us)
     # The clients run on the control thread's CPU, off the worker's. First
     # fp6ctl, a process per call; then one connection, request after request.
     : >"$lat"
-    deadline=$((t0 + seconds * 1000000))
+    deadline=$((tb1 + seconds * 1000000))
     while :; do
         t=$(now_us)
         [ "$t" -ge "$deadline" ] && break
-        taskset -c "$control_cpu" "$FP6CTL" --socket "$sock" port show >/dev/null ||
-            fp6_die "$name: port show failed during the run"
-        e=$(now_us)
-        echo $((e - t)) >>"$lat"
+        if taskset -c "$control_cpu" "$FP6CTL" --socket "$sock" --timeout 2 port show \
+            >/dev/null 2>&1; then
+            e=$(now_us)
+            echo $((e - t)) >>"$lat"
+        else
+            echo timeout >>"$lat"
+        fi
     done
     taskset -c "$control_cpu" /usr/bin/python3 - "$sock" "$seconds" >"$lat.rpc" <<'PY' ||
 import json, socket, sys, time
 
 # port.show over one connection (docs/protocol.md): the control thread's
-# own round trip, without fp6ctl's start-up. Microseconds, one a line.
+# own round trip, without fp6ctl's start-up. Microseconds, one a line. No
+# answer within 2 s: "timeout", and the connection is done (a late answer
+# would be taken for the next one's).
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(2)
 s.connect(sys.argv[1])
 f = s.makefile("rb")
 req = json.dumps({"v": 1, "cmd": "port.show"}).encode() + b"\n"
 end = time.monotonic() + int(sys.argv[2])
 while time.monotonic() < end:
     t = time.perf_counter()
-    s.sendall(req)
-    while True:
-        line = f.readline()
-        if not line:
-            sys.exit("fp6d closed the connection")
-        reply = json.loads(line)
-        if not reply.get("ok"):
-            sys.exit("port.show refused: %s" % reply.get("error"))
-        if not reply.get("more"):
-            break
+    try:
+        s.sendall(req)
+        while True:
+            line = f.readline()
+            if not line:
+                sys.exit("fp6d closed the connection")
+            reply = json.loads(line)
+            if not reply.get("ok"):
+                sys.exit("port.show refused: %s" % reply.get("error"))
+            if not reply.get("more"):
+                break
+    except (socket.timeout, TimeoutError):
+        print("timeout")
+        break
     print(int((time.perf_counter() - t) * 1e6))
 PY
         fp6_die "$name: port.show over the socket failed during the run"
-    ctl -j stats show >"$run_dir/$name.after" || fp6_die "$name: stats show failed"
-    t1=$(now_us)
+    ta0=$(now_us)
+    ctl --timeout "$stats_timeout" -j stats show >"$run_dir/$name.after" ||
+        fp6_log "$name: no stats after the run"
+    ta1=$(now_us)
+    telemetry "$run_dir/$name.tel.after" "$p0_id" "$p1_id" ||
+        fp6_die "$name: no answer on the telemetry socket"
     kill -0 "$FP6_DAEMON_PID" 2>/dev/null || fp6_die "$name: fp6d died during the run"
+    t=$(now_us)
     fp6_stop_daemon || fp6_log "$name: fp6d exited with status $?"
+    e=$(now_us)
+    echo $(((e - t) / 1000)) >"$run_dir/$name.stop_ms"
 
     /usr/bin/python3 - "$name" "$run_dir/$name.before" "$run_dir/$name.after" "$lat" \
-        "$lat.rpc" "$((t1 - t0))" >"$run_dir/$name.json" <<'PY' ||
+        "$lat.rpc" "$tb0,$tb1,$ta0,$ta1" "$(cat "$run_dir/$name.stop_ms")" \
+        "$run_dir/$name.tel.before" "$run_dir/$name.tel.after" "$p0_id" "$p1_id" \
+        >"$run_dir/$name.json" <<'PY' ||
 import json, sys
 
-name, before, after, lat, rpc, us = sys.argv[1:7]
-b = json.load(open(before))
-a = json.load(open(after))
-secs = int(us) / 1e6
+name, before, after, lat, rpc, times, stop_ms, tel_b, tel_a, p0, p1 = sys.argv[1:12]
+# When each `stats show` was asked and answered (us): its counters are from
+# some moment in between.
+tb0, tb1, ta0, ta1 = (int(x) for x in times.split(","))
+secs = ((ta0 + ta1) - (tb0 + tb1)) / 2e6
+
+def stats(path):
+    """`stats show -j` as saved, or None when fp6d did not answer."""
+    try:
+        doc = json.load(open(path))
+    except (OSError, ValueError):
+        return None
+    return doc if "workers" in doc else None
+
+b = stats(before)
+a = stats(after)
+# Counts need both; rates from them, both answered within 0.2 s.
+counts = a is not None and b is not None
+have = counts and tb1 - tb0 < 200000 and ta1 - ta0 < 200000
+nan = float("nan")
+
+# DPDK's port counters: p0's received packets, p1's sent ones (the good
+# traffic, and the little the control thread sends there).
+tb = json.load(open(tel_b))
+ta = json.load(open(tel_a))
+tel_secs = ta["time"] - tb["time"]
+tel_rx = (ta["ports"][p0]["ipackets"] - tb["ports"][p0]["ipackets"]) / tel_secs / 1e6
+tel_good = (ta["ports"][p1]["opackets"] - tb["ports"][p1]["opackets"]) / tel_secs / 1e6
 
 def workers(doc, key):
     return sum(w.get(key, 0) for w in doc.get("workers", []))
 
 def delta_w(key):
-    return workers(a, key) - workers(b, key)
+    return workers(a, key) - workers(b, key) if counts else None
 
 def delta_c(key):
+    if not counts:
+        return None
     return a.get("control", {}).get(key, 0) - b.get("control", {}).get(key, 0)
 
 def delta_d(key):
-    return a.get("drops", {}).get(key, 0) - b.get("drops", {}).get(key, 0)
+    return a.get("drops", {}).get(key, 0) - b.get("drops", {}).get(key, 0) if counts else None
 
 def load(path):
-    return sorted(int(x) / 1000.0 for x in open(path).read().split())
+    """Answered calls in ms, sorted, and the number that timed out."""
+    words = open(path).read().split()
+    return sorted(int(x) / 1000.0 for x in words if x != "timeout"), words.count("timeout")
+
+def rate(key, fallback):
+    return delta_w(key) / secs / 1e6 if have else fallback
 
 def pct(xs, p):
     """The p-th percentile of sorted xs, by nearest rank."""
@@ -235,16 +319,24 @@ def pct(xs, p):
     k = max(1, -(-len(xs) * p // 100))
     return xs[int(k) - 1]
 
-cli = load(lat)
-rpc = load(rpc)
+cli, cli_timeouts = load(lat)
+rpc, rpc_timeouts = load(rpc)
 json.dump({
     "case": name,
     "seconds": secs,
-    "rx_mpps": delta_w("rx_packets") / secs / 1e6,
-    "good_mpps": delta_w("forwarded") / secs / 1e6,
+    "stats": have,
+    "stats_ms": [(tb1 - tb0) / 1000, (ta1 - ta0) / 1000],
+    "stop_ms": int(stop_ms),
+    "rx_mpps": rate("rx_packets", tel_rx),
+    "good_mpps": rate("forwarded", tel_good),
+    "tel_rx_mpps": tel_rx,
+    "tel_good_mpps": tel_good,
     "hop_limit_drops": delta_d("hop_limit"),
-    "other_drops": sum(a["drops"].values()) - sum(b["drops"].values()) - delta_d("hop_limit"),
+    "other_drops": (sum(a["drops"].values()) - sum(b["drops"].values()) - delta_d("hop_limit")
+                    if counts else None),
     "cli_calls": len(cli),
+    "cli_timeouts": cli_timeouts,
+    "rpc_timeouts": rpc_timeouts,
     "cli_p50_ms": pct(cli, 50),
     "cli_p99_ms": pct(cli, 99),
     "cli_max_ms": cli[-1] if cli else float("nan"),
@@ -282,19 +374,31 @@ echo "each case: $seconds s of fp6ctl calls, then $seconds s of socket round tri
 echo "64-byte IPv6/UDP from net_pcap (infinite_rx) to net_null"
 echo
 /usr/bin/python3 - "${results[@]}" <<'PY' ||
-import json, sys
+import json, math, sys
 
 rows = [json.load(open(f)) for f in sys.argv[1:]]
 base_good = rows[0]["good_mpps"] or float("nan")
 base_rx = rows[0]["rx_mpps"] or float("nan")
+
+def num(x, fmt="%d"):
+    """x formatted, or n/a when it is unknown."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return fmt % x
+
+def lat(r, kind, fmt):
+    text = "%s / %s" % (num(r[kind + "_p50_ms"], fmt), num(r[kind + "_p99_ms"], fmt))
+    if r[kind + "_timeouts"]:
+        text += " (%d timed out)" % r[kind + "_timeouts"]
+    return text
+
 head = ("case", "good Mpps", "ratio flood/no-flood", "rx Mpps", "CLI p50/p99 ms",
         "socket p50/p99 ms", "icmp_punted", "icmp_ratelimited", "icmp_errors_sent")
 lines = [head]
 for r in rows:
-    lines.append((r["case"], "%.2f" % r["good_mpps"], "%.2f" % (r["good_mpps"] / base_good),
-                  "%.2f" % r["rx_mpps"], "%.1f / %.1f" % (r["cli_p50_ms"], r["cli_p99_ms"]),
-                  "%.3f / %.3f" % (r["rpc_p50_ms"], r["rpc_p99_ms"]), str(r["icmp_punted"]),
-                  str(r["icmp_ratelimited"]), str(r["icmp_errors_sent"])))
+    lines.append((r["case"], num(r["good_mpps"], "%.2f"), num(r["good_mpps"] / base_good, "%.2f"),
+                  num(r["rx_mpps"], "%.2f"), lat(r, "cli", "%.1f"), lat(r, "rpc", "%.3f"),
+                  num(r["icmp_punted"]), num(r["icmp_ratelimited"]), num(r["icmp_errors_sent"])))
 widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
 print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |")
 print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -303,10 +407,17 @@ for line in lines[1:]:
                              for i, (c, w) in enumerate(zip(line, widths))) + " |")
 print()
 for r in rows:
-    print("%s: rx ratio %.2f; %d hop_limit drops; %d fp6ctl calls (max %.1f ms); "
-          "%d socket round trips (max %.3f ms)"
-          % (r["case"], r["rx_mpps"] / base_rx, r["hop_limit_drops"], r["cli_calls"],
-             r["cli_max_ms"], r["rpc_calls"], r["rpc_max_ms"]))
+    print("%s: rx ratio %s; %s hop_limit drops; %d fp6ctl calls answered (max %s ms); "
+          "%d socket round trips (max %s ms); fp6d stopped %d ms after SIGTERM"
+          % (r["case"], num(r["rx_mpps"] / base_rx, "%.2f"), num(r["hop_limit_drops"]),
+             r["cli_calls"], num(r["cli_max_ms"], "%.1f"), r["rpc_calls"],
+             num(r["rpc_max_ms"], "%.3f"), r["stop_ms"]))
+    if not r["stats"]:
+        print("%s: stats show took %.0f ms before the run, %.0f ms after (or failed): "
+              "its Mpps are DPDK's port counters, its other counts approximate or unknown"
+              % (r["case"], r["stats_ms"][0], r["stats_ms"][1]))
+    print("%s: DPDK port counters: %.2f Mpps received on p0, %.2f Mpps sent on p1"
+          % (r["case"], r["tel_rx_mpps"], r["tel_good_mpps"]))
     odd = [(k, r[k]) for k in ("icmp_errors_suppressed", "icmp_no_source",
                                    "control_tx_dropped", "other_drops") if r[k]]
     if odd:

@@ -83,7 +83,11 @@ std::vector<CommandSpec> build_table() {
           num("dad-transmits", "dad_transmits"), num("retrans-timer", "retrans_timer", "MS"),
           str("strict-source", "strict_source", "on|off"), num("icmp-rate", "icmp_rate"),
           num("icmp-burst", "icmp_burst"), num("icmp-hop-limit", "icmp_hop_limit"),
-          num("base-reachable", "base_reachable", "MS"), num("neigh-max", "neigh_max")},
+          num("base-reachable", "base_reachable", "MS"), num("neigh-max", "neigh_max"),
+          str("ra", "ra", "on|off"), num("interval", "ra_interval", "S"),
+          num("lifetime", "ra_lifetime", "S"), str("ra-prefix", "ra_prefix", "PREFIX"),
+          flag("no-onlink", "no_onlink"), flag("no-autonomous", "no_autonomous"),
+          num("valid_lft", "valid_lft", "S"), num("preferred_lft", "preferred_lft", "S")},
          true,
          "nothing to set"},
         {"port", "del", "port.del", {pos("ifname", "NAME")}, true},
@@ -393,7 +397,15 @@ absl::StatusOr<json> parse_command(const std::vector<std::string>& words) {
     const CommandSpec* spec = find_command(object, canonical(verb_words(), words[1]));
     if (spec == nullptr)
         return bad(fmt::format("unknown word {}; {}", quote_word(words[1]), one_of(verbs)));
-    auto args = ArgParser(*spec, words, 2).run();
+    // `port set NAME ra prefix P ...` reads as the keyword "ra-prefix P".
+    std::vector<std::string> merged = words;
+    for (size_t i = 0; i + 1 < merged.size(); i++) {
+        if (spec->cmd == "port.set" && merged[i] == "ra" && merged[i + 1] == "prefix") {
+            merged[i] = "ra-prefix";
+            merged.erase(merged.begin() + long(i) + 1);
+        }
+    }
+    auto args = ArgParser(*spec, merged, 2).run();
     if (!args.ok())
         return args.status();
     return make_request(spec->cmd, std::move(*args));

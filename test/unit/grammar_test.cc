@@ -138,11 +138,15 @@ TEST(Grammar, EveryErrorNamesTheWord) {
         {"port set p0",
          "nothing to set; usage: port set NAME [up|down] [mtu N] "
          "[dad-transmits N] [retrans-timer MS] [strict-source on|off] [icmp-rate N] "
-         "[icmp-burst N] [icmp-hop-limit N] [base-reachable MS] [neigh-max N]"},
+         "[icmp-burst N] [icmp-hop-limit N] [base-reachable MS] [neigh-max N] [ra on|off] "
+         "[interval S] [lifetime S] [ra-prefix PREFIX] [no-onlink] [no-autonomous] "
+         "[valid_lft S] [preferred_lft S]"},
         {"port set",
          "missing NAME; usage: port set NAME [up|down] [mtu N] [dad-transmits N] "
          "[retrans-timer MS] [strict-source on|off] [icmp-rate N] [icmp-burst N] "
-         "[icmp-hop-limit N] [base-reachable MS] [neigh-max N]"},
+         "[icmp-hop-limit N] [base-reachable MS] [neigh-max N] [ra on|off] [interval S] "
+         "[lifetime S] [ra-prefix PREFIX] [no-onlink] [no-autonomous] [valid_lft S] "
+         "[preferred_lft S]"},
         {"port add p0",
          "missing \"devargs DEVARGS\"; usage: port add NAME devargs DEVARGS "
          "[mtu N] [no-linklocal]"},

@@ -1133,5 +1133,325 @@ TEST(PuntShortfall, Accounting) {
     EXPECT_EQ(st.drops[size_t(Drop::kPuntFull)], 3u);
 }
 
+// ---------------------------------------------------------------------------
+// Redirects (RFC 4861 8.2): a packet forwarded back out of its rx port, from
+// a neighbour on that link, is forwarded and also copied to the control
+// thread, tagged with a Redirect, when the port allows it and its redirect
+// bucket grants.
+
+/* The Redirect part of the tag layout documented in packet.h. */
+TEST(PuntReasonTag, Redirect) {
+    const PuntReason via{kIcmp6Redirect, 0, 0};
+    const PuntReason direct{kIcmp6Redirect, 0, PuntReason::kRedirectTargetIsDestination};
+    EXPECT_EQ(via.encode(), 0x89000000u);
+    EXPECT_EQ(direct.encode(), 0x89000001u);
+    EXPECT_EQ(PuntReason::decode(direct.encode()), direct);
+    EXPECT_TRUE(via.is_redirect());
+    EXPECT_FALSE(via.target_is_destination());
+    EXPECT_TRUE(direct.target_is_destination());
+    EXPECT_FALSE(via.is_error());
+    EXPECT_FALSE(via.is_resolve());
+    // The flag means nothing for other types.
+    EXPECT_FALSE((PuntReason{kIcmp6PacketTooBig, 0, 1}).target_is_destination());
+    EXPECT_FALSE((PuntReason{kIcmp6PacketTooBig, 0, 1}).is_redirect());
+}
+
+class Redirects : public PacketPath {
+  protected:
+    void SetUp() override {
+        PacketPath::SetUp();
+        local_ = &frozen_;
+    }
+
+    /* From `src` on the rx port's link to a destination behind another
+     * router on that link. */
+    static Pkt same_link(const char* src = kOnLinkSrc, const char* dst = kDstViaRxPort) {
+        return good().src(src).dst(dst);
+    }
+
+    /* p alone in a burst on kRx is forwarded out of kRx, and a copy of it as
+     * received is punted with a Redirect tag. */
+    void expect_redirect(const Pkt& p, bool target_is_destination) {
+        const std::vector<uint8_t> sent = p.bytes();
+        const Outcome o = run1(p);
+        ASSERT_EQ(o.r.n_tx, 1);
+        EXPECT_EQ(o.r.tx_port[0], kRx);
+        ASSERT_EQ(o.r.n_punt, 1);
+        EXPECT_EQ(o.r.n_redirect, 1);
+        EXPECT_EQ(o.r.n_icmp, 0);
+        expect_counters(o.st, 1, 1, 0, {}, {}, {.punted = 1});
+        const rte_mbuf* copy = o.r.punt[0];
+        const rte_mbuf* fwd = o.r.tx[0];
+        EXPECT_NE(copy, fwd);
+        const PuntReason why = punt_reason(copy);
+        EXPECT_EQ(why, (PuntReason{kIcmp6Redirect, 0,
+                                   target_is_destination ? PuntReason::kRedirectTargetIsDestination
+                                                         : uint16_t(0)}));
+        EXPECT_TRUE(why.is_redirect());
+        EXPECT_EQ(copy->port, kRx);
+        // As received, hop limit and Ethernet header untouched, cut to
+        // 14 + 1232 bytes, in one segment.
+        const size_t want = std::min(sent.size(), test::kEthLen + kRedirectCopyLen);
+        EXPECT_EQ(test::pkt_bytes(copy), std::vector<uint8_t>(sent.begin(), sent.begin() + want));
+        EXPECT_EQ(copy->nb_segs, 1);
+        // The original is forwarded as any other.
+        EXPECT_EQ(test::hop_limit(fwd), test::hop_limit(copy) - 1);
+        EXPECT_EQ(test::eth_dst(fwd), kNeighMac);
+        EXPECT_EQ(test::eth_src(fwd), kRxMac);
+        EXPECT_EQ(rte_pktmbuf_pkt_len(fwd), sent.size());
+    }
+
+    /* p alone in a burst on `rx` is forwarded, and nothing else happens but
+     * the Redirect counters in `rc`. */
+    void expect_no_redirect(const Pkt& p, uint16_t rx = kRx, RedirectCounts rc = {}) {
+        const Outcome o = run1(p, rx);
+        EXPECT_EQ(o.r.n_tx, 1);
+        EXPECT_EQ(o.r.n_punt, 0);
+        EXPECT_EQ(o.r.n_redirect, 0);
+        expect_counters(o.st, 1, 1, 0, {}, {}, rc);
+    }
+
+    void set_bucket(uint16_t port, uint32_t rate, uint32_t burst) {
+        t_.ports[port].icmp_rate = rate;
+        t_.ports[port].icmp_burst = burst;
+    }
+
+    WorkerLocal frozen_{IcmpLimiter(kFrozenHz), IcmpLimiter(kFrozenHz)};
+};
+
+/* A source in the rx port's on-link prefix, or a resolved neighbour of it;
+ * the target is the next hop, a router on the link. */
+TEST_F(Redirects, OnLinkSourceBackOutTheSameLink) {
+    expect_redirect(same_link(kOnLinkSrc), false);
+    expect_redirect(same_link(kNeighbourSrc), false);
+    // Whatever the upper layer, ICMPv6 errors and Redirects included: RFC
+    // 4443 2.4 (e) is about errors, not Redirects.
+    expect_redirect(same_link().echo_request(1, 2, 16), false);
+    expect_redirect(same_link().icmp6(137, 0, std::vector<uint8_t>(36)), false);
+}
+
+/* RFC 4861 4.5: when the next hop is the destination itself, the tag says so. */
+TEST_F(Redirects, TargetIsTheDestination) {
+    expect_redirect(same_link(kOnLinkSrc, kNeighbourSrc), true);
+}
+
+/* RFC 4443 2.4 (c) size: the copy is cut, the original is not. */
+TEST_F(Redirects, LongPacketsAreCopiedCut) {
+    expect_redirect(same_link().udp(1, 2, 1400), false);
+    expect_redirect(same_link().udp(1, 2, 1232 - 48), false);  // exactly 14 + 1232
+}
+
+/* Only for packets going back out of the port they came in on. */
+TEST_F(Redirects, NotForAnotherOutPort) {
+    expect_no_redirect(good().src(kOnLinkSrc));  // out of kOut
+    expect_no_redirect(good().src(kNeighbourSrc));
+}
+
+/* Only for sources on the rx port's link, as the FIB says. */
+TEST_F(Redirects, NotForSourcesOffTheLink) {
+    expect_no_redirect(same_link(kRemoteSrc));         // no route back
+    expect_no_redirect(same_link(kBehindGatewaySrc));  // behind a gateway on the same port
+    expect_no_redirect(same_link(kOtherLinkSrc));      // on another port's link
+    expect_no_redirect(same_link("2001:db8:dead::1"));  // blackhole route
+}
+
+/* The per-port setting, read at each burst: the rx port's decides. */
+TEST_F(Redirects, PerPortSetting) {
+    EXPECT_TRUE(t_.ports[kRx].redirects.load());  // on by default
+    t_.ports[kRx].redirects = false;
+    expect_no_redirect(same_link());
+    t_.ports[kRx].redirects = true;
+    t_.ports[kOut].redirects = false;
+    expect_redirect(same_link(), false);
+    // Port 1 to port 1, from a source on port 1's link.
+    const Pkt p = good().eth_dst(kOutMac).src(kOtherLinkSrc);
+    expect_no_redirect(p, kOut);
+    t_.ports[kOut].redirects = true;
+    const Outcome o = run1(p, kOut);
+    ASSERT_EQ(o.r.n_redirect, 1);
+    EXPECT_EQ(o.r.punt[0]->port, kOut);
+    EXPECT_EQ(punt_reason(o.r.punt[0]), (PuntReason{kIcmp6Redirect, 0, 0}));
+}
+
+/* Without a worker state, no copy. */
+TEST_F(Redirects, NoWorkerStateNoCopies) {
+    local_ = nullptr;
+    expect_no_redirect(same_link());
+}
+
+/* RFC 4861 8.2: the rate is limited, by a bucket apart from the errors'. */
+TEST_F(Redirects, BucketLimitsCopies) {
+    set_bucket(kRx, 1, 3);
+    std::vector<rte_mbuf*> in;
+    for (int i = 0; i < 5; i++)
+        in.push_back(make(same_link()));
+    Outcome o = run(in);
+    EXPECT_EQ(o.r.n_tx, 5);
+    EXPECT_EQ(o.r.n_punt, 3);
+    EXPECT_EQ(o.r.n_redirect, 3);
+    expect_counters(o.st, 5, 5, 0, {}, {}, {.punted = 3, .ratelimited = 2});
+    // Empty now; the error bucket is untouched.
+    o = run({make(same_link()), make(good().hop_limit(1))});
+    EXPECT_EQ(o.r.n_redirect, 0);
+    EXPECT_EQ(o.r.n_icmp, 1);
+    expect_counters(o.st, 2, 1, 0, {{Drop::kHopLimit, 1}}, {.punted = 1}, {.ratelimited = 1});
+    // Packets that earn no Redirect take no token.
+    set_bucket(kRx, 0, 10);
+    expect_no_redirect(same_link(kRemoteSrc));
+    expect_no_redirect(same_link(), kRx, {.ratelimited = 1});
+}
+
+/* One bucket per rx port. */
+TEST_F(Redirects, BucketPerRxPort) {
+    set_bucket(kRx, 1, 1);
+    set_bucket(kOut, 1, 1);
+    expect_redirect(same_link(), false);
+    expect_no_redirect(same_link(), kRx, {.ratelimited = 1});
+    const Outcome o = run1(good().eth_dst(kOutMac).src(kOtherLinkSrc), kOut);
+    EXPECT_EQ(o.r.n_redirect, 1);
+}
+
+/* The copies come last, after the local punts and the errors, each list in
+ * arrival order; a packet too big or expiring earns its error, not a copy. */
+TEST_F(Redirects, CopiesFollowErrors) {
+    t_.ports[kRx].mtu = 1280;
+    std::vector<rte_mbuf*> in = {
+        make(same_link()),                         // tx 1, copy 1
+        make(good().dst(kRxGlobal)),               // local
+        make(same_link().hop_limit(1)),            // error 1 (hop limit), no copy
+        make(good()),                              // tx 2 (out of kOut)
+        make(same_link(kNeighbourSrc)),            // tx 3, copy 2
+        make(same_link().udp(1, 2, 1400)),         // error 2 (too big), no copy
+        make(same_link(kOnLinkSrc, kNeighbourSrc)),  // tx 4, copy 3
+    };
+    const Outcome o = run(in);
+    ASSERT_EQ(o.r.n_tx, 4);
+    EXPECT_EQ(std::vector<rte_mbuf*>(o.r.tx, o.r.tx + o.r.n_tx),
+              (std::vector<rte_mbuf*>{in[0], in[3], in[4], in[6]}));
+    ASSERT_EQ(o.r.n_punt, 6);
+    EXPECT_EQ(o.r.n_icmp, 2);
+    EXPECT_EQ(o.r.n_redirect, 3);
+    EXPECT_EQ(o.r.punt[0], in[1]);
+    EXPECT_EQ(o.r.punt[1], in[2]);
+    EXPECT_EQ(o.r.punt[2], in[5]);
+    EXPECT_EQ(punt_reason(o.r.punt[0]), PuntReason{});
+    EXPECT_EQ(punt_reason(o.r.punt[1]).icmp_type, kIcmp6TimeExceeded);
+    EXPECT_EQ(punt_reason(o.r.punt[2]).icmp_type, kIcmp6PacketTooBig);
+    for (int i = 3; i < 6; i++)
+        EXPECT_TRUE(punt_reason(o.r.punt[i]).is_redirect());
+    EXPECT_FALSE(punt_reason(o.r.punt[3]).target_is_destination());
+    EXPECT_FALSE(punt_reason(o.r.punt[4]).target_is_destination());
+    EXPECT_TRUE(punt_reason(o.r.punt[5]).target_is_destination());
+    EXPECT_EQ(test::ip6_src(o.r.punt[4]), ip(kNeighbourSrc));
+    expect_counters(o.st, 7, 4, 1, {{Drop::kHopLimit, 1}, {Drop::kTooBig, 1}}, {.punted = 2},
+                    {.punted = 3});
+}
+
+/* A full burst of 64 same-link packets: the punt list holds every copy. */
+TEST_F(Redirects, FullBurst) {
+    set_bucket(kRx, 1, 1000);
+    std::vector<rte_mbuf*> in;
+    for (int i = 0; i < BurstResult::kMax; i++)
+        in.push_back(make(same_link()));
+    const Outcome o = run(in);
+    EXPECT_EQ(o.r.n_tx, BurstResult::kMax);
+    EXPECT_EQ(o.r.n_punt, BurstResult::kMax);
+    EXPECT_EQ(o.r.n_redirect, BurstResult::kMax);
+    expect_counters(o.st, 64, 64, 0, {}, {}, {.punted = 64});
+}
+
+/* An empty pool: forwarded, no copy, counted. */
+TEST_F(Redirects, NoMbufForTheCopy) {
+    rte_mempool* small = rte_pktmbuf_pool_create("fp6_redirect_small", 7, 0, 0,
+                                                 RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    ASSERT_NE(small, nullptr);
+    rte_mbuf* m = same_link().mbuf(small);
+    ASSERT_NE(m, nullptr);
+    std::vector<rte_mbuf*> rest(rte_mempool_avail_count(small));
+    ASSERT_EQ(rte_pktmbuf_alloc_bulk(small, rest.data(), unsigned(rest.size())), 0);
+    Outcome o;
+    classify_burst(t_, kRx, &m, 1, &o.r, &o.st, local_);
+    EXPECT_EQ(o.r.n_tx, 1);
+    EXPECT_EQ(o.r.n_punt, 0);
+    expect_counters(o.st, 1, 1, 0, {}, {}, {.no_mbuf = 1});
+    rte_pktmbuf_free_bulk(o.r.tx, o.r.n_tx);
+    // The copy comes from the original's pool, whatever the others hold.
+    m = same_link().mbuf(EalEnv::pool());
+    classify_burst(t_, kRx, &m, 1, &o.r, &o.st, local_);
+    ASSERT_EQ(o.r.n_redirect, 1);
+    EXPECT_EQ(o.r.punt[0]->pool, EalEnv::pool());
+    rte_pktmbuf_free(o.r.punt[0]);
+    rte_pktmbuf_free_bulk(o.r.tx, o.r.n_tx);
+    rte_pktmbuf_free_bulk(rest.data(), unsigned(rest.size()));
+    EXPECT_EQ(rte_mempool_avail_count(small), 7u);
+    rte_mempool_free(small);
+}
+
+/* Many mixed bursts: every copy and original is accounted for (the fixture
+ * checks the pool). */
+TEST_F(Redirects, NoMbufLeak) {
+    set_bucket(kRx, 1, 100000);
+    for (int burst = 0; burst < 30; burst++) {
+        std::vector<rte_mbuf*> in;
+        for (int i = 0; i < BurstResult::kMax; i++) {
+            switch ((burst + i) % 5) {
+                case 0:
+                    in.push_back(make(same_link()));
+                    break;
+                case 1:
+                    in.push_back(make(same_link().hop_limit(1)));
+                    break;
+                case 2:
+                    in.push_back(make(good().dst(kRxGlobal)));
+                    break;
+                case 3:
+                    in.push_back(make(same_link(kRemoteSrc)));
+                    break;
+                default:
+                    in.push_back(make(same_link().udp(1, 2, 1400)));
+                    break;
+            }
+        }
+        const Outcome o = run(in);
+        EXPECT_EQ(o.r.n_tx + o.r.n_punt - o.r.n_redirect, BurstResult::kMax);
+        for (rte_mbuf* m : held_)
+            rte_pktmbuf_free(m);
+        held_.clear();
+    }
+}
+
+/* A punt ring short of room loses the copies first, then the errors. */
+TEST(PuntShortfall, RedirectsAreLostFirst) {
+    BurstResult r;
+    r.n_punt = 6;
+    r.n_icmp = 2;
+    r.n_redirect = 2;
+    auto after = [&](unsigned enqueued) {
+        WorkerStats st;
+        st.punted = 2;
+        st.icmp_punted = 2;
+        st.redirect_punted = 2;
+        punt_shortfall(r, enqueued, &st);
+        return st;
+    };
+    WorkerStats st = after(6);
+    EXPECT_EQ(st.redirect_punted, 2u);
+    EXPECT_EQ(st.icmp_punted, 2u);
+    st = after(5);
+    EXPECT_EQ(st.redirect_punted, 1u);
+    EXPECT_EQ(st.icmp_punted, 2u);
+    EXPECT_EQ(st.punted, 2u);
+    st = after(3);
+    EXPECT_EQ(st.redirect_punted, 0u);
+    EXPECT_EQ(st.icmp_punted, 1u);
+    EXPECT_EQ(st.punted, 2u);
+    EXPECT_EQ(st.drops[size_t(Drop::kPuntFull)], 0u);
+    st = after(1);
+    EXPECT_EQ(st.redirect_punted, 0u);
+    EXPECT_EQ(st.icmp_punted, 0u);
+    EXPECT_EQ(st.punted, 1u);
+    EXPECT_EQ(st.drops[size_t(Drop::kPuntFull)], 1u);
+}
+
 }  // namespace
 }  // namespace fp6
