@@ -38,8 +38,12 @@
 # raised to `icmp-rate 1000000 icmp-burst 1000000`, to show what the limit
 # spares the control thread.
 #
-# Usage: tools/bench-icmp-flood.sh [--seconds N] [--unlimited]   (as root,
-#        fp6 built in build/ or FP6_BUILD_DIR)
+# --rounds R runs the cases R times over, interleaved (default 1): on a
+# shared or virtual machine the figures move from run to run; each flood
+# case is compared with the no-flood case of its own round.
+#
+# Usage: tools/bench-icmp-flood.sh [--seconds N] [--rounds R] [--unlimited]
+#        (as root, fp6 built in build/ or FP6_BUILD_DIR)
 # Exit: 0 when both runs were measured, whatever the figures; 1 when it
 #       could not run.
 set -uo pipefail
@@ -53,6 +57,7 @@ usage() {
 }
 
 seconds=5
+rounds=1
 unlimited=0
 while [ $# -gt 0 ]; do
     case $1 in
@@ -64,6 +69,11 @@ while [ $# -gt 0 ]; do
         --seconds=*)
             seconds=${1#--seconds=}
             shift
+            ;;
+        --rounds)
+            [ $# -ge 2 ] || fp6_die "--rounds needs a value"
+            rounds=$2
+            shift 2
             ;;
         --unlimited)
             unlimited=1
@@ -79,6 +89,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || fp6_die "--seconds must be a whole number of seconds, at least 1"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || fp6_die "--rounds must be a whole number, at least 1"
 
 fp6_need_root
 for bin in "$FP6D" "$FP6CTL"; do
@@ -144,9 +155,11 @@ control_cpu=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)
 control_cpu=${control_cpu%%[-,]*}
 command -v taskset >/dev/null || fp6_die "taskset is missing (util-linux)"
 
-# run_case NAME PCAP [COMMAND]: one fp6d fed by PCAP, COMMAND (an fp6ctl
-# command line) run after the set-up; writes $run_dir/NAME.json.
+# run_case ROUND NAME PCAP [COMMAND]: one fp6d fed by PCAP, COMMAND (an
+# fp6ctl command line) run after the set-up; writes $run_dir/NAME.json.
 run_case() {
+    local round=$1
+    shift
     local name=$1 pcap=$2 extra=${3:-} log=$run_dir/$1.log mac tb0 tb1 ta0 ta1 deadline t e words
     local lat=$run_dir/$1.lat stats_timeout=5 p0_id p1_id
     fp6_log "$name: starting fp6d (workers: CPU $worker_cpu; EAL: ${eal[*]})"
@@ -257,11 +270,11 @@ PY
 
     /usr/bin/python3 - "$name" "$run_dir/$name.before" "$run_dir/$name.after" "$lat" \
         "$lat.rpc" "$tb0,$tb1,$ta0,$ta1" "$(cat "$run_dir/$name.stop_ms")" \
-        "$run_dir/$name.tel.before" "$run_dir/$name.tel.after" "$p0_id" "$p1_id" \
+        "$run_dir/$name.tel.before" "$run_dir/$name.tel.after" "$p0_id" "$p1_id" "$round" \
         >"$run_dir/$name.json" <<'PY' ||
 import json, sys
 
-name, before, after, lat, rpc, times, stop_ms, tel_b, tel_a, p0, p1 = sys.argv[1:12]
+name, before, after, lat, rpc, times, stop_ms, tel_b, tel_a, p0, p1, rnd = sys.argv[1:13]
 # When each `stats show` was asked and answered (us): its counters are from
 # some moment in between.
 tb0, tb1, ta0, ta1 = (int(x) for x in times.split(","))
@@ -322,7 +335,8 @@ def pct(xs, p):
 cli, cli_timeouts = load(lat)
 rpc, rpc_timeouts = load(rpc)
 json.dump({
-    "case": name,
+    "case": name.split(".")[0],
+    "round": int(rnd),
     "seconds": secs,
     "stats": have,
     "stats_ms": [(tb1 - tb0) / 1000, (ta1 - ta0) / 1000],
@@ -357,28 +371,37 @@ PY
     fp6_log "$name: done"
 }
 
-run_case no-flood "$run_dir/no-flood.pcap"
-run_case flood "$run_dir/flood.pcap"
-results=("$run_dir/no-flood.json" "$run_dir/flood.json")
-if [ "$unlimited" -eq 1 ]; then
-    run_case flood-unlimited "$run_dir/flood.pcap" \
-        "port set p0 icmp-rate 1000000 icmp-burst 1000000"
-    results+=("$run_dir/flood-unlimited.json")
-fi
+results=()
+for ((r = 1; r <= rounds; r++)); do
+    run_case "$r" "no-flood.$r" "$run_dir/no-flood.pcap"
+    run_case "$r" "flood.$r" "$run_dir/flood.pcap"
+    results+=("$run_dir/no-flood.$r.json" "$run_dir/flood.$r.json")
+    if [ "$unlimited" -eq 1 ]; then
+        run_case "$r" "flood-unlimited.$r" "$run_dir/flood.pcap" \
+            "port set p0 icmp-rate 1000000 icmp-burst 1000000"
+        results+=("$run_dir/flood-unlimited.$r.json")
+    fi
+done
 
 echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "fp6d: 1 worker on CPU $worker_cpu (busy polling), control thread and clients on CPU $control_cpu"
 echo "EAL: ${eal[*]}"
 echo "load average (1, 5, 15 min) at the start: $load_start, at the end: $(cut -d " " -f 1-3 /proc/loadavg)"
-echo "each case: $seconds s of fp6ctl calls, then $seconds s of socket round trips;"
+echo "each case, $rounds round(s): $seconds s of fp6ctl calls, then $seconds s of socket round trips;"
 echo "64-byte IPv6/UDP from net_pcap (infinite_rx) to net_null"
 echo
 /usr/bin/python3 - "${results[@]}" <<'PY' ||
 import json, math, sys
 
 rows = [json.load(open(f)) for f in sys.argv[1:]]
-base_good = rows[0]["good_mpps"] or float("nan")
-base_rx = rows[0]["rx_mpps"] or float("nan")
+rounds = max(r["round"] for r in rows)
+# Each round's flood cases against its own no-flood case.
+base = {r["round"]: r for r in rows if r["case"] == "no-flood"}
+for r in rows:
+    b = base[r["round"]]
+    r["good_ratio"] = r["good_mpps"] / b["good_mpps"] if b["good_mpps"] else float("nan")
+    r["rx_ratio"] = r["rx_mpps"] / b["rx_mpps"] if b["rx_mpps"] else float("nan")
+    r["label"] = r["case"] + (" #%d" % r["round"] if rounds > 1 else "")
 
 def num(x, fmt="%d"):
     """x formatted, or n/a when it is unknown."""
@@ -396,7 +419,7 @@ head = ("case", "good Mpps", "ratio flood/no-flood", "rx Mpps", "CLI p50/p99 ms"
         "socket p50/p99 ms", "icmp_punted", "icmp_ratelimited", "icmp_errors_sent")
 lines = [head]
 for r in rows:
-    lines.append((r["case"], num(r["good_mpps"], "%.2f"), num(r["good_mpps"] / base_good, "%.2f"),
+    lines.append((r["label"], num(r["good_mpps"], "%.2f"), num(r["good_ratio"], "%.2f"),
                   num(r["rx_mpps"], "%.2f"), lat(r, "cli", "%.1f"), lat(r, "rpc", "%.3f"),
                   num(r["icmp_punted"]), num(r["icmp_ratelimited"]), num(r["icmp_errors_sent"])))
 widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
@@ -409,18 +432,18 @@ print()
 for r in rows:
     print("%s: rx ratio %s; %s hop_limit drops; %d fp6ctl calls answered (max %s ms); "
           "%d socket round trips (max %s ms); fp6d stopped %d ms after SIGTERM"
-          % (r["case"], num(r["rx_mpps"] / base_rx, "%.2f"), num(r["hop_limit_drops"]),
+          % (r["label"], num(r["rx_ratio"], "%.2f"), num(r["hop_limit_drops"]),
              r["cli_calls"], num(r["cli_max_ms"], "%.1f"), r["rpc_calls"],
              num(r["rpc_max_ms"], "%.3f"), r["stop_ms"]))
     if not r["stats"]:
         print("%s: stats show took %.0f ms before the run, %.0f ms after (or failed): "
               "its Mpps are DPDK's port counters, its other counts approximate or unknown"
-              % (r["case"], r["stats_ms"][0], r["stats_ms"][1]))
+              % (r["label"], r["stats_ms"][0], r["stats_ms"][1]))
     print("%s: DPDK port counters: %.2f Mpps received on p0, %.2f Mpps sent on p1"
-          % (r["case"], r["tel_rx_mpps"], r["tel_good_mpps"]))
+          % (r["label"], r["tel_rx_mpps"], r["tel_good_mpps"]))
     odd = [(k, r[k]) for k in ("icmp_errors_suppressed", "icmp_no_source",
                                    "control_tx_dropped", "other_drops") if r[k]]
     if odd:
-        print("%s: also %s" % (r["case"], ", ".join("%s %d" % kv for kv in odd)))
+        print("%s: also %s" % (r["label"], ", ".join("%s %d" % kv for kv in odd)))
 PY
     fp6_die "table not printed"
