@@ -64,8 +64,8 @@ absl::StatusOr<std::unique_ptr<Reassembler>> Reassembler::create(const ReasmConf
     rte_ip_frag_tbl* tbl = rte_ip_frag_table_create(cfg.max_flows, cfg.bucket_entries,
                                                     cfg.max_flows, cfg.timeout - 1, cfg.socket);
     if (tbl == nullptr)
-        return absl::ResourceExhaustedError(
-            "reassembly: cannot create a table of " + std::to_string(cfg.max_flows) + " flows");
+        return absl::ResourceExhaustedError("reassembly: cannot create a table of " +
+                                            std::to_string(cfg.max_flows) + " flows");
     return std::unique_ptr<Reassembler>(new Reassembler(cfg, pool, tbl));
 }
 

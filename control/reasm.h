@@ -86,10 +86,10 @@ struct ReasmConfig {
  * kind other than kNone). */
 struct ReasmAction {
     enum class Kind : uint8_t {
-        kNone,           // nothing (the fragment is held, or dropped and counted)
-        kReassembled,    // pkt: a whole datagram, see Reassembler::push
-        kTimeExceeded,   // pkt: the first bytes of the first fragment of a timed-out datagram
-        kParamProblem,   // pkt: the offending fragment, as received
+        kNone,          // nothing (the fragment is held, or dropped and counted)
+        kReassembled,   // pkt: a whole datagram, see Reassembler::push
+        kTimeExceeded,  // pkt: the first bytes of the first fragment of a timed-out datagram
+        kParamProblem,  // pkt: the offending fragment, as received
     };
     Kind kind = Kind::kNone;
     rte_mbuf* pkt = nullptr;
@@ -186,12 +186,12 @@ class Reassembler {
     /* One incomplete datagram, in `records_`; linked in start order. */
     struct Record {
         Key key;
-        uint64_t start = 0;        // the clock when its first-arriving fragment came
+        uint64_t start = 0;         // the clock when its first-arriving fragment came
         rte_mbuf* first = nullptr;  // copy of its first fragment, once received
         uint32_t mbufs = 0;         // mbufs held for it (fragments and `first`)
         uint32_t end = 0;           // the datagram's length, once the last fragment came
         bool have_last = false;
-        bool abandoned = false;     // inconsistent: fragments dropped until the timeout
+        bool abandoned = false;  // inconsistent: fragments dropped until the timeout
         uint8_t n_ranges = 0;
         Range ranges[RTE_LIBRTE_IP_FRAG_MAX_FRAG];
         uint32_t prev = kNil, next = kNil;
@@ -217,7 +217,7 @@ class Reassembler {
     uint32_t head_ = kNil, tail_ = kNil;  // oldest, newest
     uint32_t in_use_ = 0;
     uint32_t mbufs_held_ = 0;
-    uint64_t last_now_ = 0;  // the clock never goes back: an earlier `now` reads as this
+    uint64_t last_now_ = 0;            // the clock never goes back: an earlier `now` reads as this
     std::vector<rte_mbuf*> te_queue_;  // ring of max_flows Time Exceeded copies
     uint32_t te_head_ = 0, te_count_ = 0;
     ReasmStats stats_;

@@ -52,8 +52,8 @@ size_t build_redirect(std::span<uint8_t> out, const Ip6& src_in, const Ip6& dst_
         return 0;
 
     const size_t head = kRedirectHeaderLen + (target_lladdr ? kOptHeadLen : 0);
-    size_t quote = 0;     // bytes of the invoking packet quoted
-    size_t rh_len = 0;    // the Redirected Header option, its 8-byte head included
+    size_t quote = 0;   // bytes of the invoking packet quoted
+    size_t rh_len = 0;  // the Redirected Header option, its 8-byte head included
     if (invoking_len != 0) {
         // RFC 8200 3: the packet ends after Payload Length bytes; the rest is
         // link padding.

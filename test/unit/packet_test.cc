@@ -66,9 +66,9 @@ const char* const kDstViaRxPort = "2001:db8:6000::5";  // a neighbour on the rx 
 const char* const kRemoteSrc = "2001:db8:9::1";
 
 /* Sources for Redirects (RFC 4861 8.2). */
-const char* const kOnLinkSrc = "2001:db8:1::77";       // in the rx port's connected prefix
-const char* const kNeighbourSrc = "2001:db8:1::88";    // a resolved neighbour of the rx port (/128)
-const char* const kOtherLinkSrc = "2001:db8:7::5";     // in the out port's connected prefix
+const char* const kOnLinkSrc = "2001:db8:1::77";     // in the rx port's connected prefix
+const char* const kNeighbourSrc = "2001:db8:1::88";  // a resolved neighbour of the rx port (/128)
+const char* const kOtherLinkSrc = "2001:db8:7::5";   // in the out port's connected prefix
 const char* const kBehindGatewaySrc = "2001:db8:6000::7";  // behind the gateway on the rx port
 
 /* What classify_burst did with a burst. */
@@ -1249,9 +1249,9 @@ TEST_F(Redirects, NotForAnotherOutPort) {
 
 /* Only for sources on the rx port's link, as the FIB says. */
 TEST_F(Redirects, NotForSourcesOffTheLink) {
-    expect_no_redirect(same_link(kRemoteSrc));         // no route back
-    expect_no_redirect(same_link(kBehindGatewaySrc));  // behind a gateway on the same port
-    expect_no_redirect(same_link(kOtherLinkSrc));      // on another port's link
+    expect_no_redirect(same_link(kRemoteSrc));          // no route back
+    expect_no_redirect(same_link(kBehindGatewaySrc));   // behind a gateway on the same port
+    expect_no_redirect(same_link(kOtherLinkSrc));       // on another port's link
     expect_no_redirect(same_link("2001:db8:dead::1"));  // blackhole route
 }
 
@@ -1316,12 +1316,12 @@ TEST_F(Redirects, BucketPerRxPort) {
 TEST_F(Redirects, CopiesFollowErrors) {
     t_.ports[kRx].mtu = 1280;
     std::vector<rte_mbuf*> in = {
-        make(same_link()),                         // tx 1, copy 1
-        make(good().dst(kRxGlobal)),               // local
-        make(same_link().hop_limit(1)),            // error 1 (hop limit), no copy
-        make(good()),                              // tx 2 (out of kOut)
-        make(same_link(kNeighbourSrc)),            // tx 3, copy 2
-        make(same_link().udp(1, 2, 1400)),         // error 2 (too big), no copy
+        make(same_link()),                           // tx 1, copy 1
+        make(good().dst(kRxGlobal)),                 // local
+        make(same_link().hop_limit(1)),              // error 1 (hop limit), no copy
+        make(good()),                                // tx 2 (out of kOut)
+        make(same_link(kNeighbourSrc)),              // tx 3, copy 2
+        make(same_link().udp(1, 2, 1400)),           // error 2 (too big), no copy
         make(same_link(kOnLinkSrc, kNeighbourSrc)),  // tx 4, copy 3
     };
     const Outcome o = run(in);

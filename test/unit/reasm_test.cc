@@ -53,10 +53,12 @@ Pkt base(const char* src = "2001:db8:9::1") {
 
 /* A fragment (RFC 8200 4.5) of `payload` from byte `begin` to `end`, the
  * Fragment header right after the IPv6 header. */
-Pkt fragment(const std::vector<uint8_t>& payload, size_t begin, size_t end, bool more,
-             uint32_t id, const char* src = "2001:db8:9::1") {
-    std::vector<uint8_t> b = {test::kProtoUdp, 0, uint8_t(begin >> 8), uint8_t(begin | more),
-                              uint8_t(id >> 24), uint8_t(id >> 16), uint8_t(id >> 8), uint8_t(id)};
+Pkt fragment(const std::vector<uint8_t>& payload, size_t begin, size_t end, bool more, uint32_t id,
+             const char* src = "2001:db8:9::1") {
+    std::vector<uint8_t> b = {test::kProtoUdp,     0,
+                              uint8_t(begin >> 8), uint8_t(begin | more),
+                              uint8_t(id >> 24),   uint8_t(id >> 16),
+                              uint8_t(id >> 8),    uint8_t(id)};
     b.insert(b.end(), payload.begin() + begin, payload.begin() + end);
     return base(src).raw(kProtoFragment, b);
 }
@@ -279,8 +281,7 @@ TEST_F(Reasm, TimeoutWithoutFirstFragment) {
 TEST_F(Reasm, TimeoutsInOrderAndFromPush) {
     EXPECT_EQ(push(fragment(payload_, 0, 1448, true, 1), 1000).kind, Kind::kNone);
     EXPECT_EQ(push(fragment(payload_, 1448, 2896, true, 2), 2000).kind, Kind::kNone);
-    EXPECT_EQ(push(fragment(payload_, 0, 1448, true, 3, "2001:db8:9::3"), 3000).kind,
-              Kind::kNone);
+    EXPECT_EQ(push(fragment(payload_, 0, 1448, true, 3, "2001:db8:9::3"), 3000).kind, Kind::kNone);
     EXPECT_EQ(r_->next_deadline(), 1000 + kTimeout);
     // A fragment of another datagram at 3000 + timeout expires all three.
     EXPECT_EQ(push(fragment(payload_, 0, 1448, true, 4), 3000 + kTimeout).kind, Kind::kNone);
@@ -456,7 +457,7 @@ TEST_F(Reasm, MbufBudget) {
     cfg.max_mbufs = 3;
     make(cfg);
     const std::vector<Pkt> f = three(1);
-    EXPECT_EQ(push(f[0]).kind, Kind::kNone);  // 2: the fragment and its copy
+    EXPECT_EQ(push(f[0]).kind, Kind::kNone);         // 2: the fragment and its copy
     EXPECT_EQ(push(three(2)[0]).kind, Kind::kNone);  // 2 more: no
     EXPECT_EQ(r_->stats().table_full, 1u);
     EXPECT_EQ(push(three(2)[1]).kind, Kind::kNone);  // 1 more: yes
@@ -470,11 +471,11 @@ TEST_F(Reasm, MbufBudget) {
 TEST_F(Reasm, Malformed) {
     const size_t full = kHeaders + 8;
     const std::vector<Pkt> bad = {
-        base().udp(1, 2, 100),                                   // no Fragment header
+        base().udp(1, 2, 100),                                    // no Fragment header
         fragment(payload_, 0, 1448, true, 1).truncate(full - 1),  // cut Fragment header
         fragment(payload_, 0, 1448, true, 1).truncate(full + 100),
         fragment(payload_, 0, 1448, true, 1).payload_len(7),
-        fragment(payload_, 8, 8, true, 1),     // no data
+        fragment(payload_, 8, 8, true, 1),  // no data
         fragment(payload_, 8, 8, false, 1),
     };
     for (const Pkt& p : bad)

@@ -20,10 +20,10 @@ using test::ip;
 using test::mac;
 using test::Pkt;
 
-const Ip6 kRouterLl = ip("fe80::1");        // the rx port's link-local address
-const Ip6 kHost = ip("2001:db8:1::77");      // the invoking packet's source
-const Ip6 kFar = ip("2001:db8:6000::5");     // its destination, behind another router
-const Ip6 kBetterRouter = ip("fe80::99");    // that router, on the same link
+const Ip6 kRouterLl = ip("fe80::1");          // the rx port's link-local address
+const Ip6 kHost = ip("2001:db8:1::77");       // the invoking packet's source
+const Ip6 kFar = ip("2001:db8:6000::5");      // its destination, behind another router
+const Ip6 kBetterRouter = ip("fe80::99");     // that router, on the same link
 const Ip6 kNeighbour = ip("2001:db8:1::88");  // a destination on the link itself
 const Mac kBetterMac = mac("02:00:00:00:99:99");
 
