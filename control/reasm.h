@@ -101,10 +101,11 @@ struct ReasmAction {
     uint32_t param = 0;
 };
 
-/* Counters. Each fragment pushed ends under exactly one of: held (and later
- * part of a reassembled datagram, or freed with its abandoned or timed-out
- * datagram), atomic, param_problem, duplicates, abandoned_drops,
- * table_full, malformed. */
+/* Counters. Each fragment pushed is either held (then part of a reassembled
+ * datagram, or freed with its datagram at the timeout, or when rte_ip_frag
+ * gives it up: too_many_fragments, the fragment that made it give up
+ * included), or counted once under atomic, param_problem, duplicates,
+ * abandoned_drops, table_full or malformed. */
 struct ReasmStats {
     uint64_t fragments = 0;           // fragments pushed
     uint64_t reassembled = 0;         // datagrams completed (atomic fragments apart)
@@ -125,8 +126,9 @@ struct ReasmStats {
 class Reassembler {
   public:
     /* A reassembler whose copies of first fragments come from `pool` (the
-     * data plane's). InvalidArgument for a config rte_ip_frag refuses (or
-     * max_flows, max_mbufs or timeout 0), ResourceExhausted without memory. */
+     * data plane's). InvalidArgument: no pool, max_flows, max_mbufs or
+     * timeout 0, or bucket_entries not a power of 2; ResourceExhausted:
+     * rte_ip_frag_table_create() failed (memory). */
     static absl::StatusOr<std::unique_ptr<Reassembler>> create(const ReasmConfig& cfg,
                                                                rte_mempool* pool);
     /* Frees every mbuf still held (EAL must still be up). */
@@ -145,9 +147,11 @@ class Reassembler {
      *    header, the IPv6 header with Next Header and Payload Length of the
      *    datagram, no Fragment header, then the data. It is CHAINED (one or
      *    more segments per fragment; the first segment holds the headers and
-     *    the first fragment's data), pkt->port is the first fragment's rx
-     *    port, l2_len 14, l3_len 40, hash.usr 0.
-     *  - kParamProblem: `m` itself, unchanged, to be answered (see above).
+     *    the first fragment's data; an atomic fragment keeps the segments it
+     *    came in), pkt->port is the first fragment's rx port, l2_len 14,
+     *    l3_len 40, hash.usr 0.
+     *  - kParamProblem: `m` itself, as received (link padding trimmed), to
+     *    be answered with the error in the action.
      *  - kNone: `m` is held, or was dropped and counted.
      * Anything else (no Fragment header right after the IPv6 header, a
      * truncated frame, a fragment with no data): dropped, malformed. */

@@ -1029,10 +1029,15 @@ void Router::apply_dad(const std::vector<DadAction>& actions) {
 }
 
 void Router::handle_punts() {
+    // A bounded batch per call: the event loop comes back at once (without
+    // sleeping) while packets wait, but the control socket, signals and
+    // timers get their turn between batches however fast the workers punt.
+    constexpr unsigned kBatch = 256;
     rte_mbuf* pkts[64];
-    unsigned n;
-    while ((n = dp_->drain_punts(pkts, 64)) != 0) {
+    unsigned n, done = 0;
+    while (done < kBatch && (n = dp_->drain_punts(pkts, 64)) != 0) {
         ctl_stats_.punt_received += n;
+        done += n;
         for (unsigned i = 0; i < n; i++)
             handle_local(pkts[i]);
     }

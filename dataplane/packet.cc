@@ -303,9 +303,10 @@ inline bool error_eligible(const rte_mbuf* m, uint8_t type) {
  * or a neighbour next hop on rx_port whose address is src itself (the /128
  * of a neighbour inside an on-link prefix, or a gateway sending from its own
  * address). A gateway route through rx_port that merely covers src says it
- * lives behind that gateway, not on the link. Needs the FIB and the next
- * hop table published. */
+ * lives behind that gateway, not on the link. */
 inline bool source_on_link(const Tables& t, const Ip6& src, uint16_t rx_port) {
+    if (unlikely(t.fib == nullptr || t.nexthops == nullptr))
+        return false;
     const NextHop* nh = t.nexthops->get(t.fib->lookup(src));
     if (nh == nullptr || nh->port != rx_port)
         return false;

@@ -155,12 +155,28 @@ control_cpu=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)
 control_cpu=${control_cpu%%[-,]*}
 command -v taskset >/dev/null || fp6_die "taskset is missing (util-linux)"
 
+# worker_ticks PID: CPU time (user + system, clock ticks) of fp6d PID's worker
+# threads so far. Other work on the machine takes the worker's CPU away from
+# it; this says how much it had.
+worker_ticks() {
+    local t total=0 comm fields
+    for t in /proc/"$1"/task/*; do
+        read -r comm <"$t/comm" 2>/dev/null || continue
+        [[ "$comm" == rte-worker-* ]] || continue
+        # utime and stime are fields 14 and 15; comm (2) has no blanks here.
+        read -ra fields <"$t/stat" || continue
+        total=$((total + fields[13] + fields[14]))
+    done
+    echo "$total"
+}
+
 # run_case ROUND NAME PCAP [COMMAND]: one fp6d fed by PCAP, COMMAND (an
 # fp6ctl command line) run after the set-up; writes $run_dir/NAME.json.
 run_case() {
     local round=$1
     shift
     local name=$1 pcap=$2 extra=${3:-} log=$run_dir/$1.log mac tb0 tb1 ta0 ta1 deadline t e words
+    local cpu0 cpu1
     local lat=$run_dir/$1.lat stats_timeout=5 p0_id p1_id
     fp6_log "$name: starting fp6d (workers: CPU $worker_cpu; EAL: ${eal[*]})"
     fp6_start_daemon "$log" --socket "$sock" --workers "$worker_cpu" -- "${eal[@]}"
@@ -205,6 +221,7 @@ EOF
     # call has a timeout, and what timed out is counted.
     telemetry "$run_dir/$name.tel.before" "$p0_id" "$p1_id" ||
         fp6_die "$name: no answer on the telemetry socket"
+    cpu0=$(worker_ticks "$FP6_DAEMON_PID")
     tb0=$(now_us)
     ctl --timeout "$stats_timeout" -j stats show >"$run_dir/$name.before" ||
         fp6_log "$name: no stats before the run"
@@ -260,6 +277,7 @@ PY
     ctl --timeout "$stats_timeout" -j stats show >"$run_dir/$name.after" ||
         fp6_log "$name: no stats after the run"
     ta1=$(now_us)
+    cpu1=$(worker_ticks "$FP6_DAEMON_PID")
     telemetry "$run_dir/$name.tel.after" "$p0_id" "$p1_id" ||
         fp6_die "$name: no answer on the telemetry socket"
     kill -0 "$FP6_DAEMON_PID" 2>/dev/null || fp6_die "$name: fp6d died during the run"
@@ -271,10 +289,11 @@ PY
     /usr/bin/python3 - "$name" "$run_dir/$name.before" "$run_dir/$name.after" "$lat" \
         "$lat.rpc" "$tb0,$tb1,$ta0,$ta1" "$(cat "$run_dir/$name.stop_ms")" \
         "$run_dir/$name.tel.before" "$run_dir/$name.tel.after" "$p0_id" "$p1_id" "$round" \
+        "$(((cpu1 - cpu0) * 1000000 / $(getconf CLK_TCK)))" \
         >"$run_dir/$name.json" <<'PY' ||
 import json, sys
 
-name, before, after, lat, rpc, times, stop_ms, tel_b, tel_a, p0, p1, rnd = sys.argv[1:13]
+name, before, after, lat, rpc, times, stop_ms, tel_b, tel_a, p0, p1, rnd, cpu_us = sys.argv[1:14]
 # When each `stats show` was asked and answered (us): its counters are from
 # some moment in between.
 tb0, tb1, ta0, ta1 = (int(x) for x in times.split(","))
@@ -339,6 +358,8 @@ json.dump({
     "round": int(rnd),
     "seconds": secs,
     "stats": have,
+    # The share of one CPU the worker had, over the whole window.
+    "worker_cpu": int(cpu_us) / (ta1 - tb0),
     "stats_ms": [(tb1 - tb0) / 1000, (ta1 - ta0) / 1000],
     "stop_ms": int(stop_ms),
     "rx_mpps": rate("rx_packets", tel_rx),
@@ -401,6 +422,11 @@ for r in rows:
     b = base[r["round"]]
     r["good_ratio"] = r["good_mpps"] / b["good_mpps"] if b["good_mpps"] else float("nan")
     r["rx_ratio"] = r["rx_mpps"] / b["rx_mpps"] if b["rx_mpps"] else float("nan")
+    # Per second of CPU the worker had: the figures without the time other
+    # work took from it.
+    r["good_per_cpu"] = r["good_mpps"] / r["worker_cpu"] if r["worker_cpu"] else float("nan")
+    r["rx_per_cpu"] = r["rx_mpps"] / r["worker_cpu"] if r["worker_cpu"] else float("nan")
+
     r["label"] = r["case"] + (" #%d" % r["round"] if rounds > 1 else "")
 
 def num(x, fmt="%d"):
@@ -415,12 +441,13 @@ def lat(r, kind, fmt):
         text += " (%d timed out)" % r[kind + "_timeouts"]
     return text
 
-head = ("case", "good Mpps", "ratio flood/no-flood", "rx Mpps", "CLI p50/p99 ms",
+head = ("case", "good Mpps", "ratio flood/no-flood", "rx Mpps", "worker CPU", "CLI p50/p99 ms",
         "socket p50/p99 ms", "icmp_punted", "icmp_ratelimited", "icmp_errors_sent")
 lines = [head]
 for r in rows:
     lines.append((r["label"], num(r["good_mpps"], "%.2f"), num(r["good_ratio"], "%.2f"),
-                  num(r["rx_mpps"], "%.2f"), lat(r, "cli", "%.1f"), lat(r, "rpc", "%.3f"),
+                  num(r["rx_mpps"], "%.2f"), num(100 * r["worker_cpu"], "%.0f%%"),
+                  lat(r, "cli", "%.1f"), lat(r, "rpc", "%.3f"),
                   num(r["icmp_punted"]), num(r["icmp_ratelimited"]), num(r["icmp_errors_sent"])))
 widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
 print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |")
@@ -441,6 +468,10 @@ for r in rows:
               % (r["label"], r["stats_ms"][0], r["stats_ms"][1]))
     print("%s: DPDK port counters: %.2f Mpps received on p0, %.2f Mpps sent on p1"
           % (r["label"], r["tel_rx_mpps"], r["tel_good_mpps"]))
+    b = base[r["round"]]
+    print("%s: per worker CPU-second: %s Mpps good, %s Mpps received (good ratio %s)"
+          % (r["label"], num(r["good_per_cpu"], "%.2f"), num(r["rx_per_cpu"], "%.2f"),
+             num(r["good_per_cpu"] / b["good_per_cpu"], "%.2f")))
     odd = [(k, r[k]) for k in ("icmp_errors_suppressed", "icmp_no_source",
                                    "control_tx_dropped", "other_drops") if r[k]]
     if odd:
