@@ -18,6 +18,7 @@ namespace {
 
 constexpr uint8_t kProtoIcmp6 = 58;
 constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoFragment = 44;
 constexpr uint8_t kIcmp6EchoRequest = 128;
 constexpr uint8_t kIcmp6EchoReply = 129;
 constexpr size_t kEth = sizeof(rte_ether_hdr);
@@ -53,6 +54,11 @@ void Router::handle_local(rte_mbuf* m) {
         return;
     }
     PuntReason why = punt_reason(m);
+    // Copies of transit packets that left through the port they came in on.
+    if (why.is_redirect()) {
+        send_redirect(m);
+        return;
+    }
     // Transit packets waiting for their next hop's link-layer address.
     if (why.is_resolve()) {
         resolve_punt(m);
@@ -72,10 +78,12 @@ void Router::handle_local(rte_mbuf* m) {
         handle_nd(m, port, ip6, len);
         return;
     }
-    if (next == 44 /* Fragment */ && len >= kIp6 + 8 && ip6[kIp6] == kProtoIcmp6) {
-        // RFC 6980 5: fragmented ND is dropped; count it as ND.
-        ctl_stats_.nd_drops[size_t(NdDrop::kFragmented)]++;
-        rte_pktmbuf_free(m);
+    if (next == kProtoFragment) {
+        // RFC 8200 5: fragments addressed to us are reassembled.
+        uint64_t now = now_ms();
+        apply_reasm(reasm_->push(m, now));
+        for (const ReasmAction& a : reasm_->poll(now))
+            apply_reasm(a);
         return;
     }
     if (next == kProtoIcmp6 && type == kIcmp6EchoRequest) {
@@ -111,6 +119,97 @@ void Router::handle_local(rte_mbuf* m) {
         // exception path to the host (TCP, OSPFv3) come with their issues.
         ctl_stats_.punt_unhandled++;
     rte_pktmbuf_free(m);
+}
+
+void Router::apply_reasm(const ReasmAction& a) {
+    switch (a.kind) {
+    case ReasmAction::Kind::kNone:
+        return;
+    case ReasmAction::Kind::kTimeExceeded:
+    case ReasmAction::Kind::kParamProblem:
+        send_icmp_error(a.pkt, a.icmp_type, a.icmp_code, a.param);
+        return;
+    case ReasmAction::Kind::kReassembled:
+        handle_datagram(a.pkt);
+        return;
+    }
+}
+
+void Router::handle_datagram(rte_mbuf* m) {
+    // A reassembled datagram (possibly chained; its headers are in the first
+    // segment). RFC 6980 5: ND never comes fragmented.
+    const uint8_t* ip6 = rte_pktmbuf_mtod_offset(m, const uint8_t*, kEth);
+    size_t first = rte_pktmbuf_data_len(m) > kEth ? rte_pktmbuf_data_len(m) - kEth : 0;
+    size_t whole = rte_pktmbuf_pkt_len(m) - kEth;
+    ParamProblem pp = find_param_problem(ip6, std::min(first, whole));
+    uint8_t type = pp.offset < first ? ip6[pp.offset] : 0;
+    if (pp.action == ParamProblem::Action::kAccept && pp.next_header == kProtoIcmp6 &&
+        type >= kIcmp6RouterSolicit && type <= kIcmp6Redirect) {
+        ctl_stats_.nd_drops[size_t(NdDrop::kFragmented)]++;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    if (pp.action == ParamProblem::Action::kSend) {
+        send_icmp_error(m, kIcmp6ParamProblem, pp.code, pp.pointer);
+        return;
+    }
+    if (pp.action == ParamProblem::Action::kAccept && pp.next_header == kProtoUdp &&
+        !Ip6::from_bytes(ip6 + 24).is_multicast()) {
+        send_icmp_error(m, kIcmp6DstUnreachable, kUnreachPort, 0);
+        return;
+    }
+    if (m->nb_segs == 1 && pp.action == ParamProblem::Action::kAccept &&
+        pp.next_header == kProtoIcmp6 && pp.offset == kIp6 && type == kIcmp6EchoRequest) {
+        handle_echo(m, m->port, ip6, whole);
+        return;
+    }
+    // TODO: an echo request larger than one segment would need a fragmented
+    // reply, which fp6 does not originate.
+    ctl_stats_.punt_unhandled++;
+    rte_pktmbuf_free(m);
+}
+
+void Router::send_redirect(rte_mbuf* m) {
+    const uint16_t port = m->port;
+    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    const size_t len = rte_pktmbuf_data_len(m);
+    auto skip = [&] {
+        ctl_stats_.redirects_skipped++;
+        rte_pktmbuf_free(m);
+    };
+    if (len < kEth + kIp6 || !port_routes_up(port))
+        return skip();
+    const uint8_t* ip6 = frame + kEth;
+    const Ip6 host = Ip6::from_bytes(ip6 + 8), dst = Ip6::from_bytes(ip6 + 24);
+    // RFC 4861 8.2: the better first hop is the next hop we chose; look it
+    // up again, the FIB may have changed since the worker did.
+    const NextHop* nh = nexthops_.get(fib_.lookup(dst));
+    if (nh == nullptr || nh->kind != NhKind::kNeighbor || nh->port != port)
+        return skip();
+    const Ip6 target = nh->addr;
+    // RFC 4861 8.2: the target is the destination itself when on-link, else
+    // the router's link-local address (a global gateway address would not do).
+    if (target != dst && !target.is_linklocal())
+        return skip();
+    std::optional<Mac> tlla;
+    if (nh->resolved)
+        tlla = Mac::from_bytes(nh->l2.dst_addr.addr_bytes);
+    std::optional<Ip6> ll;
+    for (const Address& a : addrs_.on_port(port))
+        if (!ll && a.usable() && a.addr.is_linklocal())
+            ll = a.addr;
+    if (!ll || !port_nd_[port].redirects.allow(now_ms()))
+        return skip();
+    std::array<uint8_t, kRedirectMaxLen> buf;
+    size_t n = build_redirect(buf, *ll, host, target, dst, tlla, ip6, len - kEth);
+    Mac to = Mac::from_bytes(reinterpret_cast<const rte_ether_hdr*>(frame)->src_addr.addr_bytes);
+    rte_pktmbuf_free(m);
+    if (n == 0) {
+        ctl_stats_.redirects_skipped++;
+        return;
+    }
+    send_ip6(port, to, buf.data(), n);
+    ctl_stats_.redirects_sent++;
 }
 
 void Router::send_icmp_error(rte_mbuf* m, uint8_t type, uint8_t code, uint32_t param) {

@@ -87,10 +87,13 @@ Router::~Router() = default;
 absl::Status Router::init() {
     dp_ = std::make_unique<Dataplane>(cfg_.dataplane);
     FP6_RETURN_IF_ERROR(dp_->init(tables_.get()));
+    FP6_ASSIGN(reasm, Reassembler::create(ReasmConfig{}, dp_->pool()));
+    reasm_ = std::move(reasm);
     return fib_.publish({});
 }
 
 void Router::shutdown() {
+    reasm_.reset();  // its mbufs go back while the pool exists
     for (uint16_t id : dp_->port_ids())
         dp_->del_port(id);
 }
@@ -276,6 +279,10 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
     FP6_ASSIGN(icmp_rate, opt_num(a, "icmp_rate", 1000000));
     FP6_ASSIGN(icmp_burst, opt_num(a, "icmp_burst", 1000000));
     FP6_ASSIGN(icmp_hop_limit, opt_num(a, "icmp_hop_limit", 255));
+    auto redirects = opt_str(a, "redirects");
+    if (redirects && *redirects != "on" && *redirects != "off")
+        return absl::InvalidArgumentError(
+            fmt::format("redirects must be on or off, not \"{}\"", *redirects));
     FP6_ASSIGN(base_reachable, opt_num(a, "base_reachable", 3600000));
     FP6_ASSIGN(neigh_max, opt_num(a, "neigh_max", 1000000));
     NcParams ncp = ncache_.params(port);
@@ -328,6 +335,8 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
         nd.icmp_hop_limit = uint8_t(*icmp_hop_limit);
     if (base_reachable || neigh_max || retrans)
         (void)ncache_.set_params(port, ncp);
+    if (redirects)
+        tables_->ports[port].redirects.store(*redirects == "on");
     if (state)
         set_port_up(port, *state == "up");
     return nlohmann::json(nullptr);
@@ -715,6 +724,8 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                            {"icmp_punted", s.icmp_punted},
                            {"icmp_ratelimited", s.icmp_ratelimited},
                            {"resolve_punted", s.resolve_punted},
+                           {"redirect_punted", s.redirect_punted},
+                           {"redirect_ratelimited", s.redirect_ratelimited},
                            {"drops", dropped}});
     }
     nlohmann::json drops = nlohmann::json::object();
@@ -748,12 +759,24 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                               {"mld_reports_sent", ctl_stats_.mld_reports_sent},
                               {"mld_queries", ctl_stats_.mld_queries},
                               {"ra_sent", ctl_stats_.ra_sent},
+                              {"redirects_sent", ctl_stats_.redirects_sent},
+                              {"redirects_skipped", ctl_stats_.redirects_skipped},
                               {"ra_no_linklocal", ctl_stats_.ra_no_linklocal},
                               {"tx_dropped", dp_->control_tx_dropped()},
                               {"nd_drops", nd_drops},
                               {"resolve_drops", resolve_drops}};
+    nlohmann::json reassembly;
+    if (reasm_) {
+        const ReasmStats& r = reasm_->stats();
+        reassembly = {{"fragments", r.fragments},         {"reassembled", r.reassembled},
+                      {"atomic", r.atomic},               {"timed_out", r.timed_out},
+                      {"time_exceeded", r.time_exceeded}, {"param_problem", r.param_problem},
+                      {"duplicates", r.duplicates},       {"inconsistent", r.inconsistent},
+                      {"too_many_fragments", r.too_many_fragments},
+                      {"table_full", r.table_full}};
+    }
     return nlohmann::json{{"ports", ports}, {"workers", workers}, {"drops", drops},
-                          {"control", control}};
+                          {"control", control}, {"reassembly", reassembly}};
 }
 
 absl::StatusOr<nlohmann::json> Router::stats_reset(const nlohmann::json&) {
@@ -872,6 +895,9 @@ WorkerStats Router::since_reset(size_t w) const {
     now.icmp_punted -= b.icmp_punted;
     now.icmp_ratelimited -= b.icmp_ratelimited;
     now.resolve_punted -= b.resolve_punted;
+    now.redirect_punted -= b.redirect_punted;
+    now.redirect_ratelimited -= b.redirect_ratelimited;
+    now.redirect_no_mbuf -= b.redirect_no_mbuf;
     for (size_t d = 0; d < size_t(Drop::kCount); d++)
         now.drops[d] -= b.drops[d];
     return now;
@@ -895,6 +921,8 @@ std::optional<uint64_t> Router::next_deadline() const {
     consider(dad_.next_deadline());
     consider(addrs_.next_expiry());
     consider(ncache_.next_deadline());
+    if (reasm_)
+        consider(reasm_->next_deadline());
     for (const auto& [port, nd] : port_nd_)
         consider(nd.ra_sched.next_deadline());
     return next;
@@ -905,6 +933,9 @@ void Router::on_timer() {
     apply_dad(dad_.poll(now));
     expire_addresses();
     apply_nc(ncache_.poll(now));
+    if (reasm_)
+        for (const ReasmAction& a : reasm_->poll(now))
+            apply_reasm(a);
     for (auto& [port, nd] : port_nd_)
         apply_ra(port, nd.ra_sched.poll(now));
     commit_if_dirty();

@@ -15,6 +15,8 @@
 #include "control/api/protocol.h"
 #include "dataplane/dataplane.h"
 #include "control/icmp6.h"
+#include "control/reasm.h"
+#include "control/redirect.h"
 #include "nd/dad.h"
 #include "nd/ncache.h"
 #include "nd/ra.h"
@@ -58,6 +60,8 @@ struct ControlStats {
     uint64_t mld_reports_sent = 0;
     uint64_t mld_queries = 0;
     uint64_t ra_sent = 0;
+    uint64_t redirects_sent = 0;
+    uint64_t redirects_skipped = 0;  // no link-local target or source, or rate-limited
     uint64_t ra_no_linklocal = 0;  // an RA was due but the port has no usable link-local
 };
 
@@ -72,6 +76,7 @@ struct PortNd {
     TokenBucket icmp_errors{kIcmpDefaultRate, kIcmpDefaultBurst};  // RFC 4443 2.4 (f)
     TokenBucket echo_replies{kIcmpDefaultRate * 10, kIcmpDefaultBurst * 10};
     TokenBucket mld_answers{1, 2};  // reports in answer to queries: at most 1/s
+    TokenBucket redirects{kIcmpDefaultRate, kIcmpDefaultBurst};  // RFC 4861 8.2 rate limit
     RaConfig ra;                    // `port set NAME ra ...`
     RaScheduler ra_sched;
 };
@@ -171,6 +176,11 @@ private:
      * (its Ethernet frame, received on m->port), if RFC 4443 2.4 allows it
      * and the port's bucket has a token. Frees m. */
     void send_icmp_error(rte_mbuf* m, uint8_t type, uint8_t code, uint32_t param);
+    /* RFC 4861 8.2: a Redirect to the source of the packet copied in m. */
+    void send_redirect(rte_mbuf* m);
+    /* Fragments addressed to the router (RFC 8200 5). */
+    void apply_reasm(const ReasmAction& a);
+    void handle_datagram(rte_mbuf* m);
     void send_ns_probe(uint16_t port, const Ip6& target, uint64_t nonce);
     void send_na(uint16_t port, const Mac& dst_mac, const Ip6& dst, const Ip6& target, bool solicited);
     /* Sends an IPv6 packet of len bytes (already built in buf) to dst_mac. */
@@ -189,6 +199,7 @@ private:
     Rib rib_;
     AddrTable addrs_;
     NeighborCache ncache_;
+    std::unique_ptr<Reassembler> reasm_;
     bool rib_dirty_ = false;  // neighbour MACs changed: commit once per batch
     /* Last fast-path use seen per STALE neighbour (NextHop::used). */
     std::map<std::pair<uint16_t, Ip6>, uint32_t> nh_use_seen_;

@@ -140,13 +140,13 @@ TEST(Grammar, EveryErrorNamesTheWord) {
          "[dad-transmits N] [retrans-timer MS] [strict-source on|off] [icmp-rate N] "
          "[icmp-burst N] [icmp-hop-limit N] [base-reachable MS] [neigh-max N] [ra on|off] "
          "[interval S] [lifetime S] [ra-prefix PREFIX] [no-onlink] [no-autonomous] "
-         "[valid_lft S] [preferred_lft S]"},
+         "[valid_lft S] [preferred_lft S] [redirects on|off]"},
         {"port set",
          "missing NAME; usage: port set NAME [up|down] [mtu N] [dad-transmits N] "
          "[retrans-timer MS] [strict-source on|off] [icmp-rate N] [icmp-burst N] "
          "[icmp-hop-limit N] [base-reachable MS] [neigh-max N] [ra on|off] [interval S] "
          "[lifetime S] [ra-prefix PREFIX] [no-onlink] [no-autonomous] [valid_lft S] "
-         "[preferred_lft S]"},
+         "[preferred_lft S] [redirects on|off]"},
         {"port add p0",
          "missing \"devargs DEVARGS\"; usage: port add NAME devargs DEVARGS "
          "[mtu N] [no-linklocal]"},
