@@ -135,7 +135,20 @@ except Exception as e:
 # snapshot: the routes, addresses, neighbours and ports (without counters)
 # as JSON, for comparing before and after a refused command.
 snapshot() {
-    ctl -j route show && ctl -j addr show && ctl -j neigh show &&
+    # Ages and lifetimes left move by themselves; what a refusal must not
+    # change is everything else.
+    ctl -j route show && ctl -j addr show | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for p in d:
+    for a in p["addr_info"]:
+        a.pop("valid_life_time", None)
+        a.pop("preferred_life_time", None)
+print(json.dumps(d))
+' && ctl -j neigh show | /usr/bin/python3 -c '
+import json, sys
+print(json.dumps([{k: v for k, v in n.items() if k != "age_ms"} for n in json.load(sys.stdin)]))
+' &&
         ctl -j port show | /usr/bin/python3 -c '
 import json, sys
 keep = ("ifname", "port_id", "devargs", "address", "mtu", "admin")
