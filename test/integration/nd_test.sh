@@ -16,7 +16,8 @@
 #    STALE after ReachableTime (0.5..1.5 x base-reachable) with no traffic;
 #    a packet makes it DELAY; DELAY_FIRST_PROBE_TIME (5 s) later fp6 probes
 #    with a unicast NS (PROBE), B answers with a solicited NA, and the entry
-#    is REACHABLE again.
+#    is REACHABLE again. A packet sent while REACHABLE does not turn the
+#    STALE that follows into DELAY; one sent as soon as it is STALE does.
 # 3. B changes its MAC and announces it with an unsolicited NA (O set): fp6's
 #    entry takes the new MAC and is STALE (RFC 4861 7.2.5), and stays so
 #    while nothing is sent to B; pings still work.
@@ -248,7 +249,9 @@ capture_start() {
     shift 2
     local dev=$A_IF
     [ "$ns" = "$B" ] && dev=$B_IF
-    ip netns exec "$ns" tcpdump -n -l -v -tt -i "$dev" "$@" >"$file" 2>&1 &
+    # (--immediate-mode: without it, what sits in a half-full capture block
+    # when tcpdump is stopped is never printed.)
+    ip netns exec "$ns" tcpdump -n -l -v -tt --immediate-mode -i "$dev" "$@" >"$file" 2>&1 &
     pid=$!
     CAP_PIDS+=("$pid")
     FP6_CLEAN_PIDS+=("$pid")
@@ -385,6 +388,10 @@ probe_cap=$run_dir/probe.txt
 capture_start "$B" "$probe_cap" 'icmp6 and (ip6[40] == 135 or ip6[40] == 136)' ||
     note "tcpdump in $B did not start"
 ns_before=$(counter control.ns_sent) || ns_before=0
+# fp6 notices that the workers used an entry by looking every 250 ms; the
+# ping waits until it has looked at the STALE entry at least twice (a
+# packet sent sooner is the subject of a check of its own, below).
+sleep 0.6
 in_a ping -6 -n -c 1 -W 2 "$B_ADDR" >/dev/null 2>&1
 delay_after_ping() {
     local rc=0
@@ -418,6 +425,54 @@ unicast_probe_seen() {
 }
 check "2. the probe in PROBE is a unicast NS to B, answered by a solicited NA" \
     unicast_probe_seen
+
+# Traffic while REACHABLE, none after: the entry goes STALE and stays so.
+# Only a packet sent while it is STALE makes it DELAY (RFC 4861 7.3.3, and
+# appendix C); one sent before does not.
+in_a ping -6 -n -c 1 -W 2 "$B_ADDR" >/dev/null 2>&1
+sample_entry pb "$B_ADDR"
+pinged_in=$E_STATE
+fwd_before=$(counter forwarded) || fwd_before=
+stays_stale_after_reachable_traffic() {
+    local rc=0 fwd_now
+    wait_state pb "$B_ADDR" STALE 4 || rc=1
+    note "ping sent while $pinged_in; then: $W_PATH"
+    sleep 1
+    sample_entry pb "$B_ADDR"
+    fwd_now=$(counter forwarded) || fwd_now=
+    note "1 s after STALE: $E_STATE, ${E_AGE} ms in that state; packets forwarded since the ping:" \
+        "$((${fwd_now:-0} - ${fwd_before:-0}))"
+    [ "$rc" -eq 0 ] && [ "$pinged_in" = REACHABLE ] && [ "$E_STATE" = STALE ]
+}
+check "2. a ping while REACHABLE, none after: STALE, and it stays STALE" \
+    stays_stale_after_reachable_traffic
+
+# stale_now: B's entry is STALE (one quick look, no parsing in python).
+stale_now() {
+    local doc obj
+    doc=$(ctl -j neigh show dev pb) || return 1
+    while IFS= read -r obj; do
+        [[ "$obj" == *'"dst":"'"$B_ADDR"'"'* && "$obj" == *'"STALE"'* ]] && return 0
+    done <<<"${doc//\}/$'\n'}"
+    return 1
+}
+# The first packet sent to a STALE entry makes it DELAY however soon after
+# the entry became STALE (7.3.3). B is resolved afresh, and pinged as soon
+# as its entry is seen STALE.
+ctl neigh del "$B_ADDR" dev pb || fail_setup "fp6ctl neigh del $B_ADDR dev pb"
+in_a ping -6 -n -c 1 -W 2 "$B_ADDR" >/dev/null 2>&1
+t_stale=$(($(now_ms) + 4000))
+until stale_now || [ "$(now_ms)" -ge "$t_stale" ]; do :; done
+t_stale=$(now_ms)
+in_a ping -6 -n -c 1 -W 2 "$B_ADDR" >/dev/null 2>&1
+t_ping=$(($(now_ms) - t_stale))
+first_packet_in_stale() {
+    local rc=0
+    wait_state pb "$B_ADDR" DELAY 2 || rc=1
+    note "STALE seen, ping done ${t_ping} ms later; then: $W_PATH"
+    return "$rc"
+}
+check "2. a ping as soon as the entry is STALE makes it DELAY too" first_packet_in_stale
 
 # ---- 3. B changes its MAC
 
