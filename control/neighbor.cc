@@ -126,18 +126,25 @@ void Router::commit_if_dirty() {
 }
 
 void Router::poll_neighbor_use() {
+    // Each next hop carries the workers' stamp of its last use. Whenever it
+    // moved since the last poll, the neighbour was used: that keeps an entry
+    // in use the last one evicted, and moves a STALE one to DELAY (RFC 4861
+    // 7.3.3). The baseline belongs to one NextHop object: a MAC change
+    // publishes a new one (stamp 0), which only starts a new baseline.
     uint64_t now = now_ms();
     for (const NcEntry& e : ncache_.list(now)) {
-        if (e.state != NcState::kStale)
-            continue;
         const NextHop* nh = rib_.neighbor_nexthop(e.port, e.addr);
         if (nh == nullptr)
             continue;
         uint32_t used = nh->used.load(std::memory_order_relaxed);
-        auto [it, fresh] = nh_use_seen_.try_emplace({e.port, e.addr}, used);
-        if (fresh || it->second == used)
+        auto [it, fresh] = nh_use_seen_.try_emplace({e.port, e.addr}, UseSeen{nh, used});
+        if (fresh || it->second.nh != nh) {
+            it->second = UseSeen{nh, used};
             continue;
-        it->second = used;
+        }
+        if (it->second.stamp == used)
+            continue;
+        it->second.stamp = used;
         apply_nc(ncache_.used(e.port, e.addr, now));
     }
     commit_if_dirty();

@@ -201,8 +201,12 @@ private:
     NeighborCache ncache_;
     std::unique_ptr<Reassembler> reasm_;
     bool rib_dirty_ = false;  // neighbour MACs changed: commit once per batch
-    /* Last fast-path use seen per STALE neighbour (NextHop::used). */
-    std::map<std::pair<uint16_t, Ip6>, uint32_t> nh_use_seen_;
+    /* Last fast-path use stamp seen per neighbour, and on which NextHop. */
+    struct UseSeen {
+        const NextHop* nh;
+        uint32_t stamp;
+    };
+    std::map<std::pair<uint16_t, Ip6>, UseSeen> nh_use_seen_;
     std::unique_ptr<Dataplane> dp_;
     ControlStats ctl_stats_;
     std::vector<WorkerStats> stats_baseline_;  // worker counters at the last stats reset
