@@ -62,7 +62,9 @@ std::optional<Prefix6> Prefix6::parse(std::string_view text) {
     return Prefix6(*a, int(len));
 }
 
-std::string Prefix6::str() const { return addr_.str() + "/" + std::to_string(len_); }
+std::string Prefix6::str() const {
+    return addr_.str() + "/" + std::to_string(len_);
+}
 
 std::optional<Mac> Mac::parse(std::string_view text) {
     if (text.size() != 17)

@@ -15,7 +15,7 @@ namespace fp6 {
 
 /* An IPv6 address in network byte order. */
 class Ip6 {
-public:
+  public:
     constexpr Ip6() noexcept = default;
     constexpr explicit Ip6(const std::array<uint8_t, 16>& b) noexcept : b_(b) {}
     static Ip6 from_bytes(const void* p) noexcept {
@@ -48,9 +48,7 @@ public:
     }
     constexpr bool is_multicast() const noexcept { return b_[0] == 0xff; }
     /* fe80::/10 (RFC 4291 2.5.6). */
-    constexpr bool is_linklocal() const noexcept {
-        return b_[0] == 0xfe && (b_[1] & 0xc0) == 0x80;
-    }
+    constexpr bool is_linklocal() const noexcept { return b_[0] == 0xfe && (b_[1] & 0xc0) == 0x80; }
     /* ff02::/16 and ff01::/16: link- and interface-local multicast scopes. */
     constexpr bool is_linklocal_multicast() const noexcept {
         return b_[0] == 0xff && ((b_[1] & 0x0f) == 0x02 || (b_[1] & 0x0f) == 0x01);
@@ -74,8 +72,8 @@ public:
 
     /* ff02::1:ffXX:XXXX for this address (RFC 4291 2.7.1). */
     constexpr Ip6 solicited_node() const noexcept {
-        std::array<uint8_t, 16> s{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, b_[13], b_[14],
-                                  b_[15]};
+        std::array<uint8_t, 16> s{0xff, 0x02, 0, 0, 0,    0,      0,      0,
+                                  0,    0,    0, 1, 0xff, b_[13], b_[14], b_[15]};
         return Ip6(s);
     }
 
@@ -91,7 +89,7 @@ public:
         return H::combine_contiguous(std::move(h), a.b_.data(), a.b_.size());
     }
 
-private:
+  private:
     std::array<uint8_t, 16> b_{};
 };
 
@@ -103,7 +101,7 @@ inline constexpr Ip6 kAllRouters{{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
  * of() may carry host bits; canonical() clears them, and has_host_bits()
  * tells whether the text meant something else than it said. */
 class Prefix6 {
-public:
+  public:
     constexpr Prefix6() noexcept = default;
     constexpr Prefix6(const Ip6& a, int len) noexcept : addr_(a), len_(uint8_t(len)) {}
 
@@ -124,14 +122,14 @@ public:
         return H::combine(std::move(h), p.addr_, p.len_);
     }
 
-private:
+  private:
     Ip6 addr_;
     uint8_t len_ = 0;
 };
 
 /* A 48-bit Ethernet address. */
 class Mac {
-public:
+  public:
     constexpr Mac() noexcept = default;
     constexpr explicit Mac(const std::array<uint8_t, 6>& b) noexcept : b_(b) {}
     static Mac from_bytes(const void* p) noexcept {
@@ -157,7 +155,7 @@ public:
         return H::combine_contiguous(std::move(h), m.b_.data(), m.b_.size());
     }
 
-private:
+  private:
     std::array<uint8_t, 6> b_{};
 };
 

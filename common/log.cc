@@ -19,27 +19,29 @@ RTE_INIT(fp6_log_init) {
 
 }  // namespace
 
-int log_type_id(LogType t) { return g_ids[size_t(t)]; }
+int log_type_id(LogType t) {
+    return g_ids[size_t(t)];
+}
 
 namespace {
 
 /* What an operator greps for: the level in words. */
 const char* level_word(uint32_t level) {
     switch (level) {
-    case RTE_LOG_EMERG:
-    case RTE_LOG_ALERT:
-    case RTE_LOG_CRIT:
-        return "critical";
-    case RTE_LOG_ERR:
-        return "error";
-    case RTE_LOG_WARNING:
-        return "warning";
-    case RTE_LOG_NOTICE:
-        return "notice";
-    case RTE_LOG_INFO:
-        return "info";
-    default:
-        return "debug";
+        case RTE_LOG_EMERG:
+        case RTE_LOG_ALERT:
+        case RTE_LOG_CRIT:
+            return "critical";
+        case RTE_LOG_ERR:
+            return "error";
+        case RTE_LOG_WARNING:
+            return "warning";
+        case RTE_LOG_NOTICE:
+            return "notice";
+        case RTE_LOG_INFO:
+            return "info";
+        default:
+            return "debug";
     }
 }
 

@@ -26,5 +26,4 @@ void log(uint32_t level, LogType t, fmt::format_string<Args...> f, Args&&... arg
 
 }  // namespace fp6
 
-#define FP6_LOG(LEVEL, TYPE, ...) \
-    ::fp6::log(RTE_LOG_##LEVEL, ::fp6::LogType::k##TYPE, __VA_ARGS__)
+#define FP6_LOG(LEVEL, TYPE, ...) ::fp6::log(RTE_LOG_##LEVEL, ::fp6::LogType::k##TYPE, __VA_ARGS__)

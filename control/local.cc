@@ -8,8 +8,8 @@
 #include <array>
 
 #include "common/log.h"
-#include "control/router.h"
 #include "control/icmp6.h"
+#include "control/router.h"
 #include "dataplane/icmp_limit.h"
 #include "nd/ndp.h"
 
@@ -123,15 +123,15 @@ void Router::handle_local(rte_mbuf* m) {
 
 void Router::apply_reasm(const ReasmAction& a) {
     switch (a.kind) {
-    case ReasmAction::Kind::kNone:
-        return;
-    case ReasmAction::Kind::kTimeExceeded:
-    case ReasmAction::Kind::kParamProblem:
-        send_icmp_error(a.pkt, a.icmp_type, a.icmp_code, a.param);
-        return;
-    case ReasmAction::Kind::kReassembled:
-        handle_datagram(a.pkt);
-        return;
+        case ReasmAction::Kind::kNone:
+            return;
+        case ReasmAction::Kind::kTimeExceeded:
+        case ReasmAction::Kind::kParamProblem:
+            send_icmp_error(a.pkt, a.icmp_type, a.icmp_code, a.param);
+            return;
+        case ReasmAction::Kind::kReassembled:
+            handle_datagram(a.pkt);
+            return;
     }
 }
 
@@ -236,7 +236,8 @@ void Router::send_icmp_error(rte_mbuf* m, uint8_t type, uint8_t code, uint32_t p
     Mac out_mac = Mac::from_bytes(eth->src_addr.addr_bytes);
     const Route* route = asker.is_linklocal() ? nullptr : rib_.lookup(asker);
     if (const NextHop* nh = nexthops_.get(fib_.lookup(asker));
-        nh != nullptr && nh->kind == NhKind::kNeighbor && nh->resolved && port_routes_up(nh->port)) {
+        nh != nullptr && nh->kind == NhKind::kNeighbor && nh->resolved &&
+        port_routes_up(nh->port)) {
         out_port = nh->port;
         out_mac = Mac::from_bytes(nh->l2.dst_addr.addr_bytes);
     }
@@ -268,29 +269,29 @@ void Router::handle_nd(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t le
     const NdMessage& msg = std::get<NdMessage>(parsed);
     const uint64_t now = now_ms();
     switch (msg.type) {
-    case kIcmp6RouterSolicit:
-    case kIcmp6RouterAdvert:
-        // RFC 4861 6.2.6, 6.3.4: the sender's link-layer address, if given.
-        if (!msg.src.is_unspecified())
-            apply_nc(ncache_.on_ra_or_rs(port, msg.src, msg.src_lladdr,
-                                         msg.type == kIcmp6RouterAdvert, now));
-        // RFC 4861 6.2.6: a valid RS gets a solicited RA (received RAs never
-        // change fp6's routes: its routes come from its configuration).
-        if (msg.type == kIcmp6RouterSolicit && port_nd_[port].ra.enabled)
-            apply_ra(port, port_nd_[port].ra_sched.on_rs(now, msg.src));
-        return;
-    case kIcmp6NeighborAdvert: {
-        const Address* ours = addrs_.find(port, msg.target);
-        // RFC 4862 5.4.4: an NA for a tentative address: someone has it.
-        if (ours != nullptr && ours->state == AddrState::kTentative)
-            apply_dad(dad_.on_na(port, msg.target));
-        else if (ours == nullptr)
-            apply_nc(ncache_.on_na(port, msg.target, msg.tgt_lladdr, msg.router, msg.solicited,
-                                   msg.override_, now));
-        return;
-    }
-    default:
-        break;
+        case kIcmp6RouterSolicit:
+        case kIcmp6RouterAdvert:
+            // RFC 4861 6.2.6, 6.3.4: the sender's link-layer address, if given.
+            if (!msg.src.is_unspecified())
+                apply_nc(ncache_.on_ra_or_rs(port, msg.src, msg.src_lladdr,
+                                             msg.type == kIcmp6RouterAdvert, now));
+            // RFC 4861 6.2.6: a valid RS gets a solicited RA (received RAs never
+            // change fp6's routes: its routes come from its configuration).
+            if (msg.type == kIcmp6RouterSolicit && port_nd_[port].ra.enabled)
+                apply_ra(port, port_nd_[port].ra_sched.on_rs(now, msg.src));
+            return;
+        case kIcmp6NeighborAdvert: {
+            const Address* ours = addrs_.find(port, msg.target);
+            // RFC 4862 5.4.4: an NA for a tentative address: someone has it.
+            if (ours != nullptr && ours->state == AddrState::kTentative)
+                apply_dad(dad_.on_na(port, msg.target));
+            else if (ours == nullptr)
+                apply_nc(ncache_.on_na(port, msg.target, msg.tgt_lladdr, msg.router, msg.solicited,
+                                       msg.override_, now));
+            return;
+        }
+        default:
+            break;
     }
     const Address* ours = addrs_.find(port, msg.target);
     if (ours == nullptr)
@@ -323,7 +324,8 @@ void Router::handle_echo(rte_mbuf* m, uint16_t port, const uint8_t*, size_t len)
     size_t plen = size_t(ip6[4]) << 8 | ip6[5];
     uint8_t* icmp = ip6 + kIp6;
     bool ok = plen + kIp6 == len && plen >= 8 && icmp[1] == 0 &&
-              icmp6_checksum_ok(src, dst, icmp, plen) && !src.is_unspecified() && !src.is_multicast();
+              icmp6_checksum_ok(src, dst, icmp, plen) && !src.is_unspecified() &&
+              !src.is_multicast();
     std::optional<Ip6> from;
     if (ok && !dst.is_multicast()) {
         // Any usable address of ours answers (the FIB punted it as local).
@@ -372,7 +374,8 @@ void Router::handle_echo(rte_mbuf* m, uint16_t port, const uint8_t*, size_t len)
 
 void Router::send_ip6(uint16_t port, const Mac& dst_mac, const uint8_t* buf, size_t len) {
     rte_mbuf* m = rte_pktmbuf_alloc(dp_->pool());
-    uint8_t* p = m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kEth + len))) : nullptr;
+    uint8_t* p =
+        m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kEth + len))) : nullptr;
     if (p == nullptr) {
         ctl_stats_.no_mbuf++;
         rte_pktmbuf_free(m);

@@ -11,7 +11,7 @@
 namespace fp6 {
 
 class EventLoop {
-public:
+  public:
     using Callback = std::function<void()>;
 
     EventLoop();
@@ -33,7 +33,7 @@ public:
     void run();
     void stop() { running_ = false; }
 
-private:
+  private:
     int epfd_;
     bool running_ = false;
     std::unordered_map<int, std::shared_ptr<Callback>> cbs_;

@@ -52,7 +52,8 @@ std::optional<std::vector<unsigned>> parse_cpulist(const std::string& text) {
     size_t pos = 0;
     while (pos <= text.size()) {
         size_t end = text.find(',', pos);
-        std::string part = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+        std::string part =
+            text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
         unsigned a, b;
         char dash;
         int n = std::sscanf(part.c_str(), "%u%c%u", &a, &dash, &b);
@@ -192,7 +193,9 @@ int run(const Options& o) {
     if (workers.empty()) {
         // The user gave EAL its lcores: every worker lcore runs a worker.
         unsigned lc;
-        RTE_LCORE_FOREACH_WORKER(lc) { workers.push_back(lc); }
+        RTE_LCORE_FOREACH_WORKER(lc) {
+            workers.push_back(lc);
+        }
     }
     for (unsigned w : workers) {
         if (!rte_lcore_is_enabled(w) || w == rte_get_main_lcore()) {
@@ -272,4 +275,6 @@ int run(const Options& o) {
 }  // namespace
 }  // namespace fp6
 
-int main(int argc, char** argv) { return fp6::run(fp6::parse_options(argc, argv)); }
+int main(int argc, char** argv) {
+    return fp6::run(fp6::parse_options(argc, argv));
+}

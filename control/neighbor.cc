@@ -85,34 +85,35 @@ void Router::send_ns_resolve(uint16_t port, const Ip6& target, std::optional<Mac
 void Router::apply_nc(const std::vector<NcAction>& actions) {
     for (const NcAction& a : actions) {
         switch (a.kind) {
-        case NcAction::kSendNs:
-            send_ns_resolve(a.port, a.addr, a.multicast ? std::nullopt : std::optional(a.mac));
-            break;
-        case NcAction::kSend:
-            send_resolved(static_cast<rte_mbuf*>(a.pkt), a.port, a.mac);
-            break;
-        case NcAction::kDropPacket: {
-            auto* m = static_cast<rte_mbuf*>(a.pkt);
-            ctl_stats_.resolve_dropped[size_t(a.reason)]++;
-            // RFC 4861 7.2.2 and RFC 4443 3.1: resolution failed, code 3.
-            if (a.reason == NcDrop::kResolutionFailed)
-                send_icmp_error(m, kIcmp6DstUnreachable, kUnreachAddress, 0);
-            else
-                rte_pktmbuf_free(m);
-            break;
-        }
-        case NcAction::kMacKnown:
-            rib_.set_neighbor(a.port, a.addr, a.mac);
-            rib_dirty_ = true;
-            break;
-        case NcAction::kMacLost:
-            rib_.set_neighbor(a.port, a.addr, std::nullopt);
-            nh_use_seen_.erase({a.port, a.addr});
-            rib_dirty_ = true;
-            break;
-        case NcAction::kRouterLost:
-            FP6_LOG(INFO, Nd, "{}: {} is no longer a router", dp_->port(a.port).name, a.addr.str());
-            break;
+            case NcAction::kSendNs:
+                send_ns_resolve(a.port, a.addr, a.multicast ? std::nullopt : std::optional(a.mac));
+                break;
+            case NcAction::kSend:
+                send_resolved(static_cast<rte_mbuf*>(a.pkt), a.port, a.mac);
+                break;
+            case NcAction::kDropPacket: {
+                auto* m = static_cast<rte_mbuf*>(a.pkt);
+                ctl_stats_.resolve_dropped[size_t(a.reason)]++;
+                // RFC 4861 7.2.2 and RFC 4443 3.1: resolution failed, code 3.
+                if (a.reason == NcDrop::kResolutionFailed)
+                    send_icmp_error(m, kIcmp6DstUnreachable, kUnreachAddress, 0);
+                else
+                    rte_pktmbuf_free(m);
+                break;
+            }
+            case NcAction::kMacKnown:
+                rib_.set_neighbor(a.port, a.addr, a.mac);
+                rib_dirty_ = true;
+                break;
+            case NcAction::kMacLost:
+                rib_.set_neighbor(a.port, a.addr, std::nullopt);
+                nh_use_seen_.erase({a.port, a.addr});
+                rib_dirty_ = true;
+                break;
+            case NcAction::kRouterLost:
+                FP6_LOG(INFO, Nd, "{}: {} is no longer a router", dp_->port(a.port).name,
+                        a.addr.str());
+                break;
         }
     }
 }

@@ -49,17 +49,17 @@ absl::StatusOr<Prefix6> parse_prefix(const std::string& text) {
     return *p;
 }
 
-#define FP6_ASSIGN(lhs, expr)            \
-    auto lhs##_or = (expr);              \
-    if (!lhs##_or.ok())                  \
-        return lhs##_or.status();        \
+#define FP6_ASSIGN(lhs, expr)     \
+    auto lhs##_or = (expr);       \
+    if (!lhs##_or.ok())           \
+        return lhs##_or.status(); \
     auto lhs = std::move(*lhs##_or)
 
-#define FP6_RETURN_IF_ERROR(expr)        \
-    do {                                 \
-        absl::Status st_ = (expr);       \
-        if (!st_.ok())                   \
-            return st_;                  \
+#define FP6_RETURN_IF_ERROR(expr)  \
+    do {                           \
+        absl::Status st_ = (expr); \
+        if (!st_.ok())             \
+            return st_;            \
     } while (0)
 
 }  // namespace
@@ -107,10 +107,9 @@ const std::vector<std::pair<std::string_view, Router::Handler>>& Router::handler
         {"route.del", &Router::route_del},     {"route.show", &Router::route_show},
         {"route.get", &Router::route_get},     {"neigh.add", &Router::neigh_add},
         {"neigh.del", &Router::neigh_del},     {"neigh.show", &Router::neigh_show},
-        {"neigh.flush", &Router::neigh_flush},
-        {"stats.show", &Router::stats_show},   {"stats.reset", &Router::stats_reset},
-        {"policy.show", &Router::policy_show}, {"policy.add", &Router::policy_add},
-        {"policy.del", &Router::policy_del},
+        {"neigh.flush", &Router::neigh_flush}, {"stats.show", &Router::stats_show},
+        {"stats.reset", &Router::stats_reset}, {"policy.show", &Router::policy_show},
+        {"policy.add", &Router::policy_add},   {"policy.del", &Router::policy_del},
     };
     return table;
 }
@@ -172,7 +171,8 @@ absl::StatusOr<nlohmann::json> Router::port_add(const nlohmann::json& a) {
     if (dp_->find_port(name, nullptr) != nullptr)
         return absl::AlreadyExistsError(fmt::format("port {} exists", name));
     if (mtu && *mtu < 1280)
-        return absl::InvalidArgumentError(fmt::format("mtu {} is below the IPv6 minimum of 1280", *mtu));
+        return absl::InvalidArgumentError(
+            fmt::format("mtu {} is below the IPv6 minimum of 1280", *mtu));
     FP6_ASSIGN(id, dp_->add_port(name, devargs, uint16_t(mtu.value_or(1500))));
     rib_.set_port(id, RibPortInfo{name, dp_->port(id).mac});
     PortNd nd;
@@ -206,7 +206,8 @@ void Router::update_oper(uint16_t port) {
         if (!nd.no_linklocal && !addrs_.has_linklocal(port)) {
             Ip6 ll = linklocal_from_mac(ps.mac);
             if (absl::Status st = addrs_.add(port, ll, 64, false, true); !st.ok())
-                FP6_LOG(ERR, Rib, "{}: link-local {}: {}", ps.name, ll.str(), std::string(st.message()));
+                FP6_LOG(ERR, Rib, "{}: link-local {}: {}", ps.name, ll.str(),
+                        std::string(st.message()));
         }
         addrs_.port_up(port);
         program_mcast(port);
@@ -219,8 +220,9 @@ void Router::update_oper(uint16_t port) {
     publish_port_addrs(port);
     if (absl::Status st = rib_.commit(); !st.ok())
         FP6_LOG(ERR, Rib, "{}: routes not published: {}", ps.name, std::string(st.message()));
-    FP6_LOG(INFO, Port, "{}: {}", ps.name, oper ? "operational: addresses being checked (DAD)"
-                                                : "not operational: routes withdrawn");
+    FP6_LOG(
+        INFO, Port, "{}: {}", ps.name,
+        oper ? "operational: addresses being checked (DAD)" : "not operational: routes withdrawn");
 }
 
 void Router::program_mcast(uint16_t port) {
@@ -304,9 +306,11 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
     if (retrans && *retrans < 10)
         return absl::InvalidArgumentError("retrans-timer must be at least 10 ms");
     if (mtu && *mtu < 1280)
-        return absl::InvalidArgumentError(fmt::format("mtu {} is below the IPv6 minimum of 1280", *mtu));
+        return absl::InvalidArgumentError(
+            fmt::format("mtu {} is below the IPv6 minimum of 1280", *mtu));
     if (state && *state != "up" && *state != "down")
-        return absl::InvalidArgumentError(fmt::format("state must be up or down, not \"{}\"", *state));
+        return absl::InvalidArgumentError(
+            fmt::format("state must be up or down, not \"{}\"", *state));
     if (strict && *strict != "on" && *strict != "off")
         return absl::InvalidArgumentError(
             fmt::format("strict-source must be on or off, not \"{}\"", *strict));
@@ -346,8 +350,9 @@ absl::StatusOr<nlohmann::json> Router::port_del(const nlohmann::json& a) {
     FP6_ASSIGN(port, port_by_name(a, "ifname"));
     for (const Route* r : rib_.routes())
         if (r->origin == RouteOrigin::kStatic && r->port == port)
-            return absl::FailedPreconditionError(fmt::format(
-                "port {} still carries route {}; delete it first", dp_->port(port).name, r->dst.str()));
+            return absl::FailedPreconditionError(
+                fmt::format("port {} still carries route {}; delete it first", dp_->port(port).name,
+                            r->dst.str()));
     dad_.cancel_port(port);
     addrs_.forget_port(port, port_routes_up(port));
     apply_nc(ncache_.forget_port(port));
@@ -405,11 +410,13 @@ static absl::StatusOr<std::pair<Ip6, int>> parse_local(const nlohmann::json& a) 
     FP6_ASSIGN(text, str_arg(a, "local"));
     auto slash = text.find('/');
     if (slash == std::string::npos)
-        return absl::InvalidArgumentError(fmt::format("\"{}\" needs a prefix length: ADDR/PLEN", text));
+        return absl::InvalidArgumentError(
+            fmt::format("\"{}\" needs a prefix length: ADDR/PLEN", text));
     FP6_ASSIGN(addr, parse_addr(text.substr(0, slash), "address"));
     int plen = -1;
     std::string lens = text.substr(slash + 1);
-    if (!lens.empty() && lens.size() <= 3 && lens.find_first_not_of("0123456789") == std::string::npos)
+    if (!lens.empty() && lens.size() <= 3 &&
+        lens.find_first_not_of("0123456789") == std::string::npos)
         plen = std::stoi(lens);
     if (plen < 0)
         return absl::InvalidArgumentError(fmt::format("malformed prefix length in \"{}\"", text));
@@ -422,7 +429,8 @@ static absl::StatusOr<std::optional<uint64_t>> parse_lifetime(const nlohmann::js
     auto text = opt_str(a, key);
     if (!text || *text == "forever" || *text == "infinity")
         return std::optional<uint64_t>();
-    if (text->empty() || text->size() > 10 || text->find_first_not_of("0123456789") != std::string::npos)
+    if (text->empty() || text->size() > 10 ||
+        text->find_first_not_of("0123456789") != std::string::npos)
         return absl::InvalidArgumentError(
             fmt::format("{} must be a number of seconds or forever, not \"{}\"", key, *text));
     return std::optional<uint64_t>(std::stoull(*text));
@@ -487,18 +495,19 @@ absl::StatusOr<nlohmann::json> Router::addr_show(const nlohmann::json& a) {
             return *until > now ? (*until - now) / 1000 : 0;
         };
         for (const Address& ad : addrs_.on_port(id))
-            info.push_back({{"family", "inet6"},
-                            {"local", ad.addr.str()},
-                            {"prefixlen", ad.plen},
-                            {"scope", ad.addr.is_linklocal() ? "link" : "global"},
-                            {"tentative", ad.state != AddrState::kPreferred},
-                            {"dadfailed", ad.state == AddrState::kDuplicate},
-                            {"deprecated", ad.deprecated},
-                            {"preferred_source", ad.opts.operator_preferred},
-                            {"temporary", ad.opts.temporary},
-                            {"autoconf", ad.opts.autoconf},
-                            {"valid_life_time", left(ad.opts.valid_until)},
-                            {"preferred_life_time", ad.deprecated ? 0 : left(ad.opts.preferred_until)}});
+            info.push_back(
+                {{"family", "inet6"},
+                 {"local", ad.addr.str()},
+                 {"prefixlen", ad.plen},
+                 {"scope", ad.addr.is_linklocal() ? "link" : "global"},
+                 {"tentative", ad.state != AddrState::kPreferred},
+                 {"dadfailed", ad.state == AddrState::kDuplicate},
+                 {"deprecated", ad.deprecated},
+                 {"preferred_source", ad.opts.operator_preferred},
+                 {"temporary", ad.opts.temporary},
+                 {"autoconf", ad.opts.autoconf},
+                 {"valid_life_time", left(ad.opts.valid_until)},
+                 {"preferred_life_time", ad.deprecated ? 0 : left(ad.opts.preferred_until)}});
         out.push_back({{"ifname", dp_->port(id).name}, {"addr_info", info}});
     }
     return out;
@@ -768,15 +777,22 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
     nlohmann::json reassembly;
     if (reasm_) {
         const ReasmStats& r = reasm_->stats();
-        reassembly = {{"fragments", r.fragments},         {"reassembled", r.reassembled},
-                      {"atomic", r.atomic},               {"timed_out", r.timed_out},
-                      {"time_exceeded", r.time_exceeded}, {"param_problem", r.param_problem},
-                      {"duplicates", r.duplicates},       {"inconsistent", r.inconsistent},
+        reassembly = {{"fragments", r.fragments},
+                      {"reassembled", r.reassembled},
+                      {"atomic", r.atomic},
+                      {"timed_out", r.timed_out},
+                      {"time_exceeded", r.time_exceeded},
+                      {"param_problem", r.param_problem},
+                      {"duplicates", r.duplicates},
+                      {"inconsistent", r.inconsistent},
                       {"too_many_fragments", r.too_many_fragments},
                       {"table_full", r.table_full}};
     }
-    return nlohmann::json{{"ports", ports}, {"workers", workers}, {"drops", drops},
-                          {"control", control}, {"reassembly", reassembly}};
+    return nlohmann::json{{"ports", ports},
+                          {"workers", workers},
+                          {"drops", drops},
+                          {"control", control},
+                          {"reassembly", reassembly}};
 }
 
 absl::StatusOr<nlohmann::json> Router::stats_reset(const nlohmann::json&) {
@@ -844,7 +860,8 @@ absl::StatusOr<Ip6> Router::select_source(const Ip6& dst, uint16_t oif, const Ro
 absl::StatusOr<nlohmann::json> Router::policy_show(const nlohmann::json&) {
     nlohmann::json out = nlohmann::json::array();
     for (const PolicyTable::Entry& e : policy_.list())
-        out.push_back({{"prefix", e.prefix.str()}, {"precedence", e.precedence}, {"label", e.label}});
+        out.push_back(
+            {{"prefix", e.prefix.str()}, {"precedence", e.precedence}, {"label", e.label}});
     return out;
 }
 
@@ -856,8 +873,9 @@ absl::StatusOr<nlohmann::json> Router::policy_add(const nlohmann::json& a) {
     if (!precedence || !label)
         return absl::InvalidArgumentError("policy add needs precedence N and label N");
     if (prefix.has_host_bits())
-        return absl::InvalidArgumentError(fmt::format("prefix {} has host bits set; did you mean {}?",
-                                                      prefix.str(), prefix.canonical().str()));
+        return absl::InvalidArgumentError(
+            fmt::format("prefix {} has host bits set; did you mean {}?", prefix.str(),
+                        prefix.canonical().str()));
     FP6_RETURN_IF_ERROR(policy_.add(prefix, uint32_t(*precedence), uint32_t(*label)));
     return nlohmann::json(nullptr);
 }
@@ -910,7 +928,6 @@ void Router::poll_links() {
         update_oper(port);
     poll_neighbor_use();
 }
-
 
 std::optional<uint64_t> Router::next_deadline() const {
     std::optional<uint64_t> next;
@@ -1007,7 +1024,8 @@ void Router::apply_ra(uint16_t port, const std::vector<RaAction>& actions) {
         size_t len = build_ra(buf, *ll, act.dst, nd.ra, dp_->port(port).mac, act.final_ra);
         if (len == 0)
             continue;
-        send_ip6(port, act.dst.is_multicast() ? Mac::for_multicast(act.dst) : Mac(), buf.data(), len);
+        send_ip6(port, act.dst.is_multicast() ? Mac::for_multicast(act.dst) : Mac(), buf.data(),
+                 len);
         ctl_stats_.ra_sent++;
     }
 }
@@ -1020,36 +1038,38 @@ void Router::apply_dad(const std::vector<DadAction>& actions) {
     for (const DadAction& act : actions) {
         const std::string& name = dp_->port(act.port).name;
         switch (act.kind) {
-        case DadAction::kSendProbe:
-            send_ns_probe(act.port, act.addr, act.nonce);
-            break;
-        case DadAction::kUsable:
-            if (!addrs_.set_state(act.port, act.addr, AddrState::kPreferred))
+            case DadAction::kSendProbe:
+                send_ns_probe(act.port, act.addr, act.nonce);
                 break;
-            FP6_LOG(INFO, Nd, "{}: {} passed duplicate address detection: in use", name, act.addr.str());
-            // RAs come from the link-local address: once it is usable, the
-            // start-up advertisements go out (again).
-            if (act.addr.is_linklocal() && port_nd_[act.port].ra.enabled)
-                apply_ra(act.port,
-                         port_nd_[act.port].ra_sched.configure(now_ms(), port_nd_[act.port].ra));
-            break;
-        case DadAction::kDuplicate: {
-            const Address* a = addrs_.find(act.port, act.addr);
-            if (a == nullptr || !addrs_.set_state(act.port, act.addr, AddrState::kDuplicate))
-                break;
-            // RFC 4862 5.4.5: a duplicate EUI-64 link-local means another
-            // interface has our MAC. fp6 keeps the port's other addresses
-            // (they passed their own DAD) and says so loudly.
-            if (a->auto_linklocal)
-                FP6_LOG(ERR, Nd, "{}: link-local {} is duplicate: another node uses MAC {}; "
-                        "the port's other addresses stay in use", name, act.addr.str(),
-                        dp_->port(act.port).mac.str());
-            else
-                FP6_LOG(WARNING, Nd, "{}: {} is a duplicate address on the link: not used", name,
+            case DadAction::kUsable:
+                if (!addrs_.set_state(act.port, act.addr, AddrState::kPreferred))
+                    break;
+                FP6_LOG(INFO, Nd, "{}: {} passed duplicate address detection: in use", name,
                         act.addr.str());
-            program_mcast(act.port);
-            break;
-        }
+                // RAs come from the link-local address: once it is usable, the
+                // start-up advertisements go out (again).
+                if (act.addr.is_linklocal() && port_nd_[act.port].ra.enabled)
+                    apply_ra(act.port, port_nd_[act.port].ra_sched.configure(
+                                           now_ms(), port_nd_[act.port].ra));
+                break;
+            case DadAction::kDuplicate: {
+                const Address* a = addrs_.find(act.port, act.addr);
+                if (a == nullptr || !addrs_.set_state(act.port, act.addr, AddrState::kDuplicate))
+                    break;
+                // RFC 4862 5.4.5: a duplicate EUI-64 link-local means another
+                // interface has our MAC. fp6 keeps the port's other addresses
+                // (they passed their own DAD) and says so loudly.
+                if (a->auto_linklocal)
+                    FP6_LOG(ERR, Nd,
+                            "{}: link-local {} is duplicate: another node uses MAC {}; "
+                            "the port's other addresses stay in use",
+                            name, act.addr.str(), dp_->port(act.port).mac.str());
+                else
+                    FP6_LOG(WARNING, Nd, "{}: {} is a duplicate address on the link: not used",
+                            name, act.addr.str());
+                program_mcast(act.port);
+                break;
+            }
         }
         if (act.kind != DadAction::kSendProbe) {
             publish_port_addrs(act.port);

@@ -13,10 +13,10 @@
 
 #include "absl/status/statusor.h"
 #include "control/api/protocol.h"
-#include "dataplane/dataplane.h"
 #include "control/icmp6.h"
 #include "control/reasm.h"
 #include "control/redirect.h"
+#include "dataplane/dataplane.h"
 #include "nd/dad.h"
 #include "nd/ncache.h"
 #include "nd/ra.h"
@@ -41,28 +41,28 @@ struct ControlStats {
     uint64_t punt_received = 0;
     uint64_t punt_unhandled = 0;  // nothing in fp6 answers this kind of packet yet
     uint64_t ns_sent = 0, na_sent = 0, echo_replies = 0;
-    uint64_t nd_drops[32] = {};   // indexed by NdDrop
+    uint64_t nd_drops[32] = {};  // indexed by NdDrop
     uint64_t no_mbuf = 0;
     uint64_t src_route = 0;           // a route's `src` chose the source
     uint64_t src_route_unusable = 0;  // a route's `src` was tentative, duplicate or gone
     uint64_t src_none = 0;            // "no source address"
     uint64_t src_not_ready = 0;       // "address not ready"
     uint64_t icmp_errors_sent = 0;
-    uint64_t icmp_errors_suppressed = 0;  // the port's token bucket said no
-    uint64_t icmp_errors_not_allowed = 0; // RFC 4443 2.4 (e): never answered
-    uint64_t icmp_no_source = 0;          // no source address for the error
+    uint64_t icmp_errors_suppressed = 0;   // the port's token bucket said no
+    uint64_t icmp_errors_not_allowed = 0;  // RFC 4443 2.4 (e): never answered
+    uint64_t icmp_no_source = 0;           // no source address for the error
     uint64_t echo_suppressed = 0;
-    uint64_t local_discarded = 0;         // RFC 8200 4: headers say discard silently
-    uint64_t resolve_received = 0;        // packets handed over for neighbour resolution
-    uint64_t resolved_sent = 0;           // of those, sent once the neighbour answered
-    uint64_t resolve_dropped[8] = {};     // indexed by NcDrop
-    uint64_t ns_no_source = 0;            // no usable address on the port to solicit from
+    uint64_t local_discarded = 0;      // RFC 8200 4: headers say discard silently
+    uint64_t resolve_received = 0;     // packets handed over for neighbour resolution
+    uint64_t resolved_sent = 0;        // of those, sent once the neighbour answered
+    uint64_t resolve_dropped[8] = {};  // indexed by NcDrop
+    uint64_t ns_no_source = 0;         // no usable address on the port to solicit from
     uint64_t mld_reports_sent = 0;
     uint64_t mld_queries = 0;
     uint64_t ra_sent = 0;
     uint64_t redirects_sent = 0;
     uint64_t redirects_skipped = 0;  // no link-local target or source, or rate-limited
-    uint64_t ra_no_linklocal = 0;  // an RA was due but the port has no usable link-local
+    uint64_t ra_no_linklocal = 0;    // an RA was due but the port has no usable link-local
 };
 
 /* Per-port settings of neighbour discovery, and whether the port is
@@ -77,12 +77,12 @@ struct PortNd {
     TokenBucket echo_replies{kIcmpDefaultRate * 10, kIcmpDefaultBurst * 10};
     TokenBucket mld_answers{1, 2};  // reports in answer to queries: at most 1/s
     TokenBucket redirects{kIcmpDefaultRate, kIcmpDefaultBurst};  // RFC 4861 8.2 rate limit
-    RaConfig ra;                    // `port set NAME ra ...`
+    RaConfig ra;                                                 // `port set NAME ra ...`
     RaScheduler ra_sched;
 };
 
 class Router {
-public:
+  public:
     explicit Router(RouterConfig cfg);
     ~Router();
 
@@ -116,7 +116,7 @@ public:
     /* Stops every port (shutdown); workers must already be stopped. */
     void shutdown();
 
-private:
+  private:
     using Handler = absl::StatusOr<nlohmann::json> (Router::*)(const nlohmann::json&);
     static const std::vector<std::pair<std::string_view, Handler>>& handlers();
 
@@ -182,7 +182,8 @@ private:
     void apply_reasm(const ReasmAction& a);
     void handle_datagram(rte_mbuf* m);
     void send_ns_probe(uint16_t port, const Ip6& target, uint64_t nonce);
-    void send_na(uint16_t port, const Mac& dst_mac, const Ip6& dst, const Ip6& target, bool solicited);
+    void send_na(uint16_t port, const Mac& dst_mac, const Ip6& dst, const Ip6& target,
+                 bool solicited);
     /* Sends an IPv6 packet of len bytes (already built in buf) to dst_mac. */
     void send_ip6(uint16_t port, const Mac& dst_mac, const uint8_t* buf, size_t len);
     /* Publishes the FIB if routes changed; on failure undo() is run and the

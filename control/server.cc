@@ -34,14 +34,15 @@ absl::Status ControlServer::listen(const std::string& path, const std::string& g
         std::error_code ec;
         std::filesystem::create_directories(dir, ec);
         if (ec)
-            return absl::InvalidArgumentError(fmt::format("cannot create {}: {}", dir, ec.message()));
+            return absl::InvalidArgumentError(
+                fmt::format("cannot create {}: {}", dir, ec.message()));
         chmod(dir.c_str(), 0755);
     } else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
         return absl::PermissionDeniedError(fmt::format(
             "refusing to create the control socket in {}: group or others can write it", dir));
     } else if ((st.st_mode & S_IWOTH) != 0) {
-        return absl::PermissionDeniedError(fmt::format(
-            "refusing to create the control socket in {}: others can write it", dir));
+        return absl::PermissionDeniedError(
+            fmt::format("refusing to create the control socket in {}: others can write it", dir));
     }
     listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (listen_fd_ < 0)

@@ -15,7 +15,7 @@
 namespace fp6 {
 
 class ControlServer {
-public:
+  public:
     ControlServer(EventLoop& loop, Router& router) : loop_(loop), router_(router) {}
     ~ControlServer();
 
@@ -24,7 +24,7 @@ public:
      * group or others can write, where another user could swap the socket. */
     absl::Status listen(const std::string& path, const std::string& group);
 
-private:
+  private:
     struct Conn {
         LineFramer framer{kMaxRequest};
     };

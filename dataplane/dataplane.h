@@ -39,7 +39,7 @@ struct WorkerConf {
         uint16_t queue;
     };
     std::vector<RxQueue> rx;
-    uint16_t txq[RTE_MAX_ETHPORTS];  // kNoQueue where the port does not exist
+    uint16_t txq[RTE_MAX_ETHPORTS];    // kNoQueue where the port does not exist
     bool tx_shared[RTE_MAX_ETHPORTS];  // the queue is shared with another worker: lock it
     bool sends_control_tx = false;     // drains the control thread's tx ring
 };
@@ -59,12 +59,11 @@ struct PortState {
 };
 
 struct PortCounters {
-    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_missed, rx_nombuf, rx_errors,
-        tx_errors;
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_missed, rx_nombuf, rx_errors, tx_errors;
 };
 
 class Dataplane {
-public:
+  public:
     static constexpr uint16_t kNoQueue = 0xffff;
     static constexpr uint16_t kMaxQueues = 16;  // per direction and port
 
@@ -123,7 +122,7 @@ public:
     /* The body of a worker lcore (called through rte_eal_remote_launch). */
     int run_worker(unsigned index);
 
-private:
+  private:
     void publish_worker_confs();
     void worker_tx(unsigned index, const WorkerConf& conf, BurstResult& res, WorkerStats& st);
     void worker_punt(BurstResult& res, WorkerStats& st);
@@ -132,8 +131,8 @@ private:
     DataplaneConfig cfg_;
     Tables* tables_ = nullptr;
     rte_mempool* pool_ = nullptr;
-    rte_ring* punt_ring_ = nullptr;   // workers -> control, MP/SC
-    rte_ring* ctl_tx_ring_ = nullptr; // control -> the worker that sends for it, SP/SC
+    rte_ring* punt_ring_ = nullptr;    // workers -> control, MP/SC
+    rte_ring* ctl_tx_ring_ = nullptr;  // control -> the worker that sends for it, SP/SC
     int punt_efd_ = -1;
     std::atomic<bool> control_sleeping_{false};
     std::atomic<bool> stop_{false};

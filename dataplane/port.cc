@@ -18,7 +18,9 @@ namespace {
 constexpr uint16_t kRxDesc = 1024;
 constexpr uint16_t kTxDesc = 1024;
 
-std::string errno_text(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
+std::string errno_text(int rc) {
+    return rte_strerror(rc < 0 ? -rc : rc);
+}
 
 /* The first port whose device matches `devargs` (a PCI address, a vdev
  * string, or a full devargs with bus prefix). */
@@ -63,12 +65,12 @@ absl::Status Dataplane::init(Tables* tables) {
     pool_ = rte_pktmbuf_pool_create("fp6_mbufs", cfg_.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                     int(rte_socket_id()));
     if (pool_ == nullptr)
-        return absl::ResourceExhaustedError(
-            fmt::format("cannot create a pool of {} mbufs: {}", cfg_.mbufs, rte_strerror(rte_errno)));
-    punt_ring_ = rte_ring_create("fp6_punt", cfg_.punt_ring_size, int(rte_socket_id()),
-                                 RING_F_SC_DEQ);
-    ctl_tx_ring_ = rte_ring_create("fp6_ctl_tx", 1024, int(rte_socket_id()),
-                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
+        return absl::ResourceExhaustedError(fmt::format("cannot create a pool of {} mbufs: {}",
+                                                        cfg_.mbufs, rte_strerror(rte_errno)));
+    punt_ring_ =
+        rte_ring_create("fp6_punt", cfg_.punt_ring_size, int(rte_socket_id()), RING_F_SC_DEQ);
+    ctl_tx_ring_ =
+        rte_ring_create("fp6_ctl_tx", 1024, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (punt_ring_ == nullptr || ctl_tx_ring_ == nullptr)
         return absl::ResourceExhaustedError(
             fmt::format("cannot create rings: {}", rte_strerror(rte_errno)));
@@ -111,10 +113,11 @@ absl::StatusOr<uint16_t> Dataplane::add_port(const std::string& name, const std:
     } else {
         int rc = rte_dev_probe(devargs.c_str());
         if (rc < 0)
-            return absl::InvalidArgumentError(fmt::format(
-                "cannot probe device \"{}\": {}", devargs,
-                rc == -EFAULT || rc == -ENOENT || rc == -ENODEV ? "no DPDK driver or device matches it"
-                                                              : errno_text(rc)));
+            return absl::InvalidArgumentError(
+                fmt::format("cannot probe device \"{}\": {}", devargs,
+                            rc == -EFAULT || rc == -ENOENT || rc == -ENODEV
+                                ? "no DPDK driver or device matches it"
+                                : errno_text(rc)));
     }
     std::optional<uint16_t> found = find_port_for(devargs);
     if (!found)
@@ -136,13 +139,14 @@ absl::StatusOr<uint16_t> Dataplane::add_port(const std::string& name, const std:
     ps.nb_rxq = ps.driver == "net_af_packet" ? info.max_rx_queues
                                              : std::min<uint16_t>(workers, info.max_rx_queues);
     ps.nb_rxq = std::clamp<uint16_t>(ps.nb_rxq, 1, kMaxQueues);
-    ps.nb_txq = std::clamp<uint16_t>(std::min<uint16_t>(workers + 1, info.max_tx_queues), 1,
-                                     kMaxQueues);
+    ps.nb_txq =
+        std::clamp<uint16_t>(std::min<uint16_t>(workers + 1, info.max_tx_queues), 1, kMaxQueues);
     ps.control_txq = ps.nb_txq > workers;
 
     rte_eth_conf conf{};
     // RSS only where the device reports hash types it can compute.
-    uint64_t rss = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP);
+    uint64_t rss =
+        info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP);
     if (ps.nb_rxq > 1 && rss != 0) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf = rss;
@@ -152,7 +156,8 @@ absl::StatusOr<uint16_t> Dataplane::add_port(const std::string& name, const std:
     auto fail = [&](const std::string& what, int err) -> absl::Status {
         rte_eth_dev_close(id);
         rte_dev_remove(info.device);
-        return absl::InternalError(fmt::format("{}: {} failed: {}", devargs, what, errno_text(err)));
+        return absl::InternalError(
+            fmt::format("{}: {} failed: {}", devargs, what, errno_text(err)));
     };
     if ((rc = rte_eth_dev_configure(id, ps.nb_rxq, ps.nb_txq, &conf)) != 0)
         return fail("configure", rc);
@@ -255,11 +260,13 @@ std::vector<uint16_t> Dataplane::poll_links() {
 PortCounters Dataplane::port_counters(uint16_t id) const {
     rte_eth_stats s{};
     rte_eth_stats_get(id, &s);
-    return PortCounters{s.ipackets, s.ibytes,  s.opackets, s.obytes,
-                        s.imissed,  s.rx_nombuf, s.ierrors, s.oerrors};
+    return PortCounters{s.ipackets, s.ibytes,    s.opackets, s.obytes,
+                        s.imissed,  s.rx_nombuf, s.ierrors,  s.oerrors};
 }
 
-void Dataplane::reset_port_counters(uint16_t id) { rte_eth_stats_reset(id); }
+void Dataplane::reset_port_counters(uint16_t id) {
+    rte_eth_stats_reset(id);
+}
 
 void Dataplane::publish_worker_confs() {
     unsigned nworkers = unsigned(confs_.size());

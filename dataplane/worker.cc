@@ -130,8 +130,8 @@ void Dataplane::worker_tx(unsigned, const WorkerConf& conf, BurstResult& res, Wo
 }
 
 void Dataplane::worker_punt(BurstResult& res, WorkerStats& st) {
-    unsigned n = rte_ring_enqueue_burst(punt_ring_, reinterpret_cast<void**>(res.punt), res.n_punt,
-                                        nullptr);
+    unsigned n =
+        rte_ring_enqueue_burst(punt_ring_, reinterpret_cast<void**>(res.punt), res.n_punt, nullptr);
     if (n < res.n_punt) {
         punt_shortfall(res, n, &st);
         rte_pktmbuf_free_bulk(res.punt + n, res.n_punt - n);

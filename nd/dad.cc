@@ -19,7 +19,9 @@ std::vector<DadAction> Dad::start(uint16_t port, const Ip6& addr, const DadParam
     return {};
 }
 
-void Dad::cancel(uint16_t port, const Ip6& addr) { runs_.erase({port, addr}); }
+void Dad::cancel(uint16_t port, const Ip6& addr) {
+    runs_.erase({port, addr});
+}
 
 void Dad::cancel_port(uint16_t port) {
     for (auto it = runs_.begin(); it != runs_.end();)

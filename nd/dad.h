@@ -27,13 +27,13 @@ struct DadAction {
 };
 
 struct DadParams {
-    unsigned transmits = 1;       // DupAddrDetectTransmits; 0 disables DAD
-    unsigned retrans_ms = 1000;   // RetransTimer between probes and after the last
-    unsigned max_delay_ms = 1000; // random delay before the first probe (RFC 4862 5.4.2)
+    unsigned transmits = 1;        // DupAddrDetectTransmits; 0 disables DAD
+    unsigned retrans_ms = 1000;    // RetransTimer between probes and after the last
+    unsigned max_delay_ms = 1000;  // random delay before the first probe (RFC 4862 5.4.2)
 };
 
 class Dad {
-public:
+  public:
     explicit Dad(uint64_t seed = std::random_device{}()) : rng_(seed) {}
 
     /* Starts (or restarts) DAD for addr on port. With transmits == 0 the
@@ -45,7 +45,8 @@ public:
 
     /* A valid NS for `target` from the unspecified address arrived on port
      * (someone else's DAD, or our own probe looped back: same nonce). */
-    std::vector<DadAction> on_dad_ns(uint16_t port, const Ip6& target, std::optional<uint64_t> nonce);
+    std::vector<DadAction> on_dad_ns(uint16_t port, const Ip6& target,
+                                     std::optional<uint64_t> nonce);
     /* A valid NA for `target` arrived on port. */
     std::vector<DadAction> on_na(uint16_t port, const Ip6& target);
 
@@ -55,12 +56,12 @@ public:
     std::optional<uint64_t> next_deadline() const;
     bool running(uint16_t port, const Ip6& addr) const { return runs_.count({port, addr}) != 0; }
 
-private:
+  private:
     struct Run {
         uint64_t nonce;
         unsigned probes_left;  // still to send
         unsigned retrans_ms;
-        uint64_t deadline;     // next probe, or the verdict once probes_left == 0
+        uint64_t deadline;  // next probe, or the verdict once probes_left == 0
     };
     std::map<std::pair<uint16_t, Ip6>, Run> runs_;
     std::mt19937_64 rng_;

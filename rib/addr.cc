@@ -58,7 +58,8 @@ absl::Status AddrTable::del(uint16_t port, const Ip6& addr, int plen, bool port_
         return e.port == port && e.addr == addr && e.plen == plen;
     });
     if (it == addrs_.end())
-        return absl::NotFoundError(fmt::format("{}/{} is not an address of this port", addr.str(), plen));
+        return absl::NotFoundError(
+            fmt::format("{}/{} is not an address of this port", addr.str(), plen));
     if (port_up)
         withdraw(*it);
     addrs_.erase(it);

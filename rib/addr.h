@@ -32,9 +32,9 @@ enum class AddrState : uint8_t { kTentative, kPreferred, kDuplicate };
 
 /* What the operator says of an address besides its prefix (`addr add`). */
 struct AddrOptions {
-    bool operator_preferred = false;  // `preferred-source`: source selection's rule 4
-    bool temporary = false;           // RFC 4941 temporary address (rule 7)
-    bool autoconf = false;            // autoconfigured rather than static
+    bool operator_preferred = false;          // `preferred-source`: source selection's rule 4
+    bool temporary = false;                   // RFC 4941 temporary address (rule 7)
+    bool autoconf = false;                    // autoconfigured rather than static
     std::optional<uint64_t> preferred_until;  // ms on the control clock; none: forever
     std::optional<uint64_t> valid_until;      // ms on the control clock; none: forever
 };
@@ -61,7 +61,7 @@ struct Address {
 absl::Status check_address(const Ip6& addr, int plen);
 
 class AddrTable {
-public:
+  public:
     explicit AddrTable(Rib& rib) : rib_(rib) {}
 
     /* Adds addr/plen to `port`. Refuses (status message says why, nothing
@@ -104,7 +104,7 @@ public:
     bool has_linklocal(uint16_t port) const;
     uint64_t generation() const { return generation_; }
 
-private:
+  private:
     void install(const Address& a);
     void withdraw(const Address& a);
 

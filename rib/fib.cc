@@ -70,14 +70,15 @@ absl::Status Fib::publish(const std::vector<FibEntry>& entries) {
     rte_fib6* fresh = rte_fib6_create(name.c_str(), socket_, &conf);
     if (fresh == nullptr)
         return absl::ResourceExhaustedError(
-            fmt::format("cannot create a FIB for {} routes ({} tbl8 groups): {}",
-                        entries.size(), conf.trie.num_tbl8, rte_strerror(rte_errno)));
+            fmt::format("cannot create a FIB for {} routes ({} tbl8 groups): {}", entries.size(),
+                        conf.trie.num_tbl8, rte_strerror(rte_errno)));
     for (const FibEntry& e : entries) {
         int rc = rte_fib6_add(fresh, e.prefix.addr().data(), uint8_t(e.prefix.len()), e.nh_id);
         if (rc < 0) {
             rte_fib6_free(fresh);
-            return absl::ResourceExhaustedError(fmt::format(
-                "FIB refused {}: {}", e.prefix.str(), rc == -ENOSPC ? "table full" : rte_strerror(-rc)));
+            return absl::ResourceExhaustedError(
+                fmt::format("FIB refused {}: {}", e.prefix.str(),
+                            rc == -ENOSPC ? "table full" : rte_strerror(-rc)));
         }
     }
     // Workers that already loaded the old table finish their burst on it;

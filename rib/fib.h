@@ -28,7 +28,7 @@ struct FibEntry {
 };
 
 class Fib {
-public:
+  public:
     /* `socket` is the NUMA socket for the tables (SOCKET_ID_ANY is fine). */
     explicit Fib(int socket);
     ~Fib();
@@ -51,7 +51,7 @@ public:
     size_t size() const noexcept { return size_; }
     uint64_t generation() const noexcept { return generation_; }
 
-private:
+  private:
     rte_fib6* live_ = nullptr;  // RCU-protected
     int socket_;
     size_t size_ = 0;

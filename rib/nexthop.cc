@@ -6,22 +6,22 @@ namespace fp6 {
 
 const char* nh_kind_name(NhKind k) {
     switch (k) {
-    case NhKind::kNoRoute:
-        return "none";
-    case NhKind::kLocal:
-        return "local";
-    case NhKind::kBlackhole:
-        return "blackhole";
-    case NhKind::kUnreachable:
-        return "unreachable";
-    case NhKind::kProhibit:
-        return "prohibit";
-    case NhKind::kReject:
-        return "reject";
-    case NhKind::kConnected:
-        return "connected";
-    case NhKind::kNeighbor:
-        return "neighbor";
+        case NhKind::kNoRoute:
+            return "none";
+        case NhKind::kLocal:
+            return "local";
+        case NhKind::kBlackhole:
+            return "blackhole";
+        case NhKind::kUnreachable:
+            return "unreachable";
+        case NhKind::kProhibit:
+            return "prohibit";
+        case NhKind::kReject:
+            return "reject";
+        case NhKind::kConnected:
+            return "connected";
+        case NhKind::kNeighbor:
+            return "neighbor";
     }
     return "?";
 }

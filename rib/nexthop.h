@@ -56,7 +56,7 @@ struct alignas(64) NextHop {
 };
 
 class NextHopTable {
-public:
+  public:
     static constexpr uint32_t kNoRouteId = 0;
 
     explicit NextHopTable(uint32_t capacity);
@@ -66,9 +66,7 @@ public:
 
     /* Worker side, inside an RCU read-side section (between quiescent
      * states). Never null for an id the current FIB holds. */
-    const NextHop* get(uint32_t id) const noexcept {
-        return rcu_dereference(slots_[id]);
-    }
+    const NextHop* get(uint32_t id) const noexcept { return rcu_dereference(slots_[id]); }
 
     /* Control thread only. alloc() returns a fresh id, or 0 when the table
      * is full; publish() installs `nh` under `id` (nh.id is set to id) and
@@ -80,7 +78,7 @@ public:
     uint32_t capacity() const noexcept { return uint32_t(slots_.size()); }
     uint32_t in_use() const noexcept { return in_use_; }
 
-private:
+  private:
     std::vector<NextHop*> slots_;
     std::mutex free_mu_;          // control thread and the call_rcu thread
     std::vector<uint32_t> free_;  // guarded by free_mu_

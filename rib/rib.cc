@@ -11,16 +11,16 @@ namespace fp6 {
 
 const char* route_type_name(RouteType t) {
     switch (t) {
-    case RouteType::kUnicast:
-        return "unicast";
-    case RouteType::kBlackhole:
-        return "blackhole";
-    case RouteType::kUnreachable:
-        return "unreachable";
-    case RouteType::kProhibit:
-        return "prohibit";
-    case RouteType::kReject:
-        return "reject";
+        case RouteType::kUnicast:
+            return "unicast";
+        case RouteType::kBlackhole:
+            return "blackhole";
+        case RouteType::kUnreachable:
+            return "unreachable";
+        case RouteType::kProhibit:
+            return "prohibit";
+        case RouteType::kReject:
+            return "reject";
     }
     return "?";
 }
@@ -37,16 +37,16 @@ namespace {
 
 NhKind kind_for_type(RouteType t) {
     switch (t) {
-    case RouteType::kBlackhole:
-        return NhKind::kBlackhole;
-    case RouteType::kUnreachable:
-        return NhKind::kUnreachable;
-    case RouteType::kProhibit:
-        return NhKind::kProhibit;
-    case RouteType::kReject:
-        return NhKind::kReject;
-    case RouteType::kUnicast:
-        break;
+        case RouteType::kBlackhole:
+            return NhKind::kBlackhole;
+        case RouteType::kUnreachable:
+            return NhKind::kUnreachable;
+        case RouteType::kProhibit:
+            return NhKind::kProhibit;
+        case RouteType::kReject:
+            return NhKind::kReject;
+        case RouteType::kUnicast:
+            break;
     }
     return NhKind::kConnected;
 }
@@ -71,8 +71,12 @@ std::string describe(const Route& r, const Rib& rib) {
 Rib::Rib(NextHopTable& nexthops, Fib& fib) : nexthops_(nexthops), fib_(fib) {}
 Rib::~Rib() = default;
 
-void Rib::set_port(uint16_t port, RibPortInfo info) { ports_[port] = std::move(info); }
-void Rib::forget_port(uint16_t port) { ports_.erase(port); }
+void Rib::set_port(uint16_t port, RibPortInfo info) {
+    ports_[port] = std::move(info);
+}
+void Rib::forget_port(uint16_t port) {
+    ports_.erase(port);
+}
 
 const RibPortInfo* Rib::port_info(uint16_t port) const {
     auto it = ports_.find(port);
@@ -159,8 +163,9 @@ absl::Status Rib::check_gateway(const RouteSpec& spec, uint16_t* port) const {
 
 absl::Status Rib::add_static(const RouteSpec& spec) {
     if (spec.dst.has_host_bits())
-        return absl::InvalidArgumentError(fmt::format(
-            "prefix {} has host bits set; did you mean {}?", spec.dst.str(), spec.dst.canonical().str()));
+        return absl::InvalidArgumentError(
+            fmt::format("prefix {} has host bits set; did you mean {}?", spec.dst.str(),
+                        spec.dst.canonical().str()));
     bool unicast = spec.type == RouteType::kUnicast;
     if (!unicast && (spec.gateway || spec.port))
         return absl::InvalidArgumentError(
@@ -180,8 +185,9 @@ absl::Status Rib::add_static(const RouteSpec& spec) {
     if (auto it = routes_.find(spec.dst); it != routes_.end())
         for (const Route& r : it->second)
             if (r.metric == metric)
-                return absl::AlreadyExistsError(fmt::format("route exists: {}", describe(r, *this)));
-    NhKind kind = !unicast ? kind_for_type(spec.type)
+                return absl::AlreadyExistsError(
+                    fmt::format("route exists: {}", describe(r, *this)));
+    NhKind kind = !unicast       ? kind_for_type(spec.type)
                   : spec.gateway ? NhKind::kNeighbor
                                  : NhKind::kConnected;
     uint32_t id = nh_get(kind, unicast ? port : kNoPort, spec.gateway.value_or(Ip6()));
@@ -197,17 +203,19 @@ absl::Status Rib::add_static(const RouteSpec& spec) {
     r.nh_id = id;
     r.prefsrc = spec.prefsrc;
     auto& list = routes_[spec.dst];
-    list.insert(std::upper_bound(list.begin(), list.end(), r,
-                                 [](const Route& a, const Route& b) { return a.metric < b.metric; }),
-                r);
+    list.insert(
+        std::upper_bound(list.begin(), list.end(), r,
+                         [](const Route& a, const Route& b) { return a.metric < b.metric; }),
+        r);
     dirty_ = true;
     return absl::OkStatus();
 }
 
 absl::Status Rib::del_static(const RouteSpec& spec) {
     if (spec.dst.has_host_bits())
-        return absl::InvalidArgumentError(fmt::format(
-            "prefix {} has host bits set; did you mean {}?", spec.dst.str(), spec.dst.canonical().str()));
+        return absl::InvalidArgumentError(
+            fmt::format("prefix {} has host bits set; did you mean {}?", spec.dst.str(),
+                        spec.dst.canonical().str()));
     auto it = routes_.find(spec.dst);
     if (it == routes_.end())
         return absl::NotFoundError(fmt::format("no such route: {}", spec.dst.str()));
@@ -266,9 +274,10 @@ void Rib::add_owned(Route r) {
             routes_.erase(r.dst);
         return;
     }
-    list.insert(std::upper_bound(list.begin(), list.end(), r,
-                                 [](const Route& a, const Route& b) { return a.metric < b.metric; }),
-                r);
+    list.insert(
+        std::upper_bound(list.begin(), list.end(), r,
+                         [](const Route& a, const Route& b) { return a.metric < b.metric; }),
+        r);
     dirty_ = true;
 }
 

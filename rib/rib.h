@@ -45,9 +45,9 @@ struct Route {
     RouteOrigin origin = RouteOrigin::kStatic;
     uint32_t metric = kMetricDefault;
     std::optional<Ip6> gateway;
-    uint16_t port = kNoPort;  // outgoing port; kNoPort for reject-like types
-    uint32_t nh_id = 0;       // the next hop this route holds a reference on
-    uint32_t owners = 1;      // connected/local: how many addresses imply this route
+    uint16_t port = kNoPort;     // outgoing port; kNoPort for reject-like types
+    uint32_t nh_id = 0;          // the next hop this route holds a reference on
+    uint32_t owners = 1;         // connected/local: how many addresses imply this route
     std::optional<Ip6> prefsrc;  // `src ADDR`: wins over source selection while usable
 };
 
@@ -68,7 +68,7 @@ struct RibPortInfo {
 };
 
 class Rib {
-public:
+  public:
     Rib(NextHopTable& nexthops, Fib& fib);
     ~Rib();
 
@@ -118,7 +118,7 @@ public:
     const NextHop* neighbor_nexthop(uint16_t port, const Ip6& addr) const;
     size_t fib_size() const { return fib_.size(); }
 
-private:
+  private:
     struct NhKey {
         NhKind kind;
         uint16_t port;

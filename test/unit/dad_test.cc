@@ -9,7 +9,7 @@ namespace {
 const Ip6 kAddr = *Ip6::parse("2001:db8::1");
 
 class DadTest : public ::testing::Test {
-protected:
+  protected:
     /* Runs the clock from `from` to `to` in 1 ms steps, collecting actions. */
     std::vector<DadAction> run(uint64_t from, uint64_t to) {
         std::vector<DadAction> all;

@@ -14,8 +14,12 @@
 namespace fp6 {
 namespace {
 
-Prefix6 P(const char* s) { return *Prefix6::parse(s); }
-Ip6 A(const char* s) { return *Ip6::parse(s); }
+Prefix6 P(const char* s) {
+    return *Prefix6::parse(s);
+}
+Ip6 A(const char* s) {
+    return *Ip6::parse(s);
+}
 
 /* The test thread writes the tables here; Fib::publish() waits for a grace
  * period, so the thread is offline while it does. */
@@ -27,8 +31,10 @@ struct Offline {
 TEST(Fib, LongestMatchWinsAndMissIsZero) {
     Offline off;
     Fib fib(SOCKET_ID_ANY);
-    ASSERT_TRUE(fib.publish({{P("2001:db8::/32"), 1}, {P("2001:db8:1::/48"), 2},
-                             {P("2001:db8:1::5/128"), 3}, {P("::/0"), 4}})
+    ASSERT_TRUE(fib.publish({{P("2001:db8::/32"), 1},
+                             {P("2001:db8:1::/48"), 2},
+                             {P("2001:db8:1::5/128"), 3},
+                             {P("::/0"), 4}})
                     .ok());
     EXPECT_EQ(fib.lookup(A("2001:db8:2::1")), 1u);
     EXPECT_EQ(fib.lookup(A("2001:db8:1::1")), 2u);
@@ -57,7 +63,10 @@ TEST(Fib, SizesTbl8GroupsForLongPrefixes) {
     }
     Offline off;
     Fib fib(SOCKET_ID_ANY);
-    { absl::Status st_ = fib.publish(e); ASSERT_TRUE(st_.ok()) << st_; }
+    {
+        absl::Status st_ = fib.publish(e);
+        ASSERT_TRUE(st_.ok()) << st_;
+    }
     for (const FibEntry& x : e)
         ASSERT_EQ(fib.lookup(x.prefix.addr()), x.nh_id);
 }
@@ -110,8 +119,8 @@ TEST(Fib, ConcurrentReadersSeeOnlyPublishedStates) {
         while (!stop.load(std::memory_order_relaxed)) {
             for (int k = 0; k < 32; k++) {
                 kind[k] = int(rng() % (kStable + kChurn));
-                Prefix6 p = kind[k] < kStable ? stable_prefix(kind[k])
-                                              : churn_prefix(kind[k] - kStable);
+                Prefix6 p =
+                    kind[k] < kStable ? stable_prefix(kind[k]) : churn_prefix(kind[k] - kStable);
                 std::memcpy(dsts[k], p.addr().data(), 16);
                 dsts[k][15] = uint8_t(rng());
                 if (kind[k] < kStable)
@@ -149,7 +158,10 @@ TEST(Fib, ConcurrentReadersSeeOnlyPublishedStates) {
         for (int i = 0; i < kChurn; i++)
             if (present[i])
                 e.push_back({churn_prefix(i), churn_id[i]});
-        { absl::Status st_ = fib.publish(e); ASSERT_TRUE(st_.ok()) << st_; }
+        {
+            absl::Status st_ = fib.publish(e);
+            ASSERT_TRUE(st_.ok()) << st_;
+        }
         nhs.publish(churn_id[round % kChurn], nh_with_mac(uint8_t(round)));
     }
     stop = true;

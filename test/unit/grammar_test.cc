@@ -154,10 +154,12 @@ TEST(Grammar, EveryErrorNamesTheWord) {
         {"port del p0 p1", "unexpected word \"p1\"; usage: port del NAME"},
         {"stats show all", "unexpected word \"all\"; usage: stats show"},
         {"addr add 2001:db8::1/64",
-         "missing \"dev NAME\"; usage: addr add ADDR/PLEN dev NAME [preferred-source] [temporary] [autoconf] "
+         "missing \"dev NAME\"; usage: addr add ADDR/PLEN dev NAME [preferred-source] [temporary] "
+         "[autoconf] "
          "[preferred_lft S|forever] [valid_lft S|forever]"},
         {"addr add dev p0",
-         "missing ADDR/PLEN; usage: addr add ADDR/PLEN dev NAME [preferred-source] [temporary] [autoconf] "
+         "missing ADDR/PLEN; usage: addr add ADDR/PLEN dev NAME [preferred-source] [temporary] "
+         "[autoconf] "
          "[preferred_lft S|forever] [valid_lft S|forever]"},
         {"route add via fe80::1",
          "missing PREFIX; usage: route add "

@@ -11,13 +11,17 @@
 namespace fp6 {
 namespace {
 
-Prefix6 P(const char* s) { return *Prefix6::parse(s); }
-Ip6 A(const char* s) { return *Ip6::parse(s); }
+Prefix6 P(const char* s) {
+    return *Prefix6::parse(s);
+}
+Ip6 A(const char* s) {
+    return *Ip6::parse(s);
+}
 const Mac kMacA({0x02, 0, 0, 0, 0, 0xa});
 const Mac kMacB({0x02, 0, 0, 0, 0, 0xb});
 
 class RibTest : public ::testing::Test {
-protected:
+  protected:
     RibTest() : offline_(), nhs_(64), fib_(SOCKET_ID_ANY), rib_(nhs_, fib_), addrs_(rib_) {
         rib_.set_port(0, {"p0", Mac({0x02, 0, 0, 0, 0, 0x10})});
         rib_.set_port(1, {"p1", Mac({0x02, 0, 0, 0, 0, 0x11})});
@@ -84,7 +88,8 @@ TEST_F(RibTest, TentativeAddressHasConnectedRouteButNoLocalEntry) {
     ASSERT_TRUE(addrs_.set_state(0, A("2001:db8:a::7"), AddrState::kDuplicate));
     ASSERT_TRUE(rib_.commit().ok());
     EXPECT_EQ(fib_nh("2001:db8:a::7")->kind, NhKind::kConnected);
-    EXPECT_EQ(addrs_.groups(0).size(), 3u) << "all-nodes, all-routers, a::1's group, not the duplicate's";
+    EXPECT_EQ(addrs_.groups(0).size(), 3u)
+        << "all-nodes, all-routers, a::1's group, not the duplicate's";
 }
 
 TEST_F(RibTest, PortDownWithdrawsAndUpRestoresRoutes) {
@@ -100,7 +105,8 @@ TEST_F(RibTest, PortDownWithdrawsAndUpRestoresRoutes) {
 }
 
 TEST_F(RibTest, GatewayRouteFollowsItsNeighbour) {
-    ASSERT_TRUE(rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
+    ASSERT_TRUE(
+        rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
     ASSERT_TRUE(rib_.commit().ok());
     const NextHop* nh = fib_nh("2001:db8:100::1");
     ASSERT_EQ(nh->kind, NhKind::kNeighbor);
@@ -129,7 +135,8 @@ TEST_F(RibTest, GatewayRouteFollowsItsNeighbour) {
 TEST_F(RibTest, RoutesThroughOneGatewayShareOneNextHop) {
     for (int i = 0; i < 50; i++) {
         std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8, 0x10, uint8_t(i)};
-        ASSERT_TRUE(rib_.add_static({Prefix6(Ip6(b), 48), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
+        ASSERT_TRUE(
+            rib_.add_static({Prefix6(Ip6(b), 48), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
     }
     ASSERT_TRUE(rib_.commit().ok());
     EXPECT_EQ(fib_nh("2001:db8:1000::1"), fib_nh("2001:db8:1031::1"));
@@ -143,27 +150,46 @@ struct Refusal {
 };
 
 TEST_F(RibTest, AddRefusesWithReasonAndChangesNothing) {
-    ASSERT_TRUE(rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
+    ASSERT_TRUE(
+        rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
     ASSERT_TRUE(rib_.commit().ok());
     const std::vector<Refusal> cases = {
-        {"host bits", {P("2001:db8:100::1/48"), RouteType::kUnicast, A("2001:db8:a::2")},
-         absl::StatusCode::kInvalidArgument, "did you mean 2001:db8:100::/48"},
-        {"unspecified gateway", {P("2001:db8:200::/48"), RouteType::kUnicast, A("::")},
-         absl::StatusCode::kInvalidArgument, "unspecified"},
-        {"link-local without dev", {P("2001:db8:200::/48"), RouteType::kUnicast, A("fe80::1")},
-         absl::StatusCode::kInvalidArgument, "needs dev"},
-        {"not on-link", {P("2001:db8:200::/48"), RouteType::kUnicast, A("2001:db8:c::1")},
-         absl::StatusCode::kFailedPrecondition, "not on-link"},
-        {"dev disagrees", {P("2001:db8:200::/48"), RouteType::kUnicast, A("2001:db8:a::2"), uint16_t(1)},
-         absl::StatusCode::kInvalidArgument, "on-link through p0, not through p1"},
-        {"own address", {P("2001:db8:200::/48"), RouteType::kUnicast, A("2001:db8:a::1")},
-         absl::StatusCode::kInvalidArgument, "our own addresses"},
-        {"exists", {P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::3")},
-         absl::StatusCode::kAlreadyExists, "route exists"},
-        {"blackhole with gateway", {P("2001:db8:300::/48"), RouteType::kBlackhole, A("2001:db8:a::2")},
-         absl::StatusCode::kInvalidArgument, "takes no gateway"},
-        {"nothing to reach", {P("2001:db8:300::/48"), RouteType::kUnicast},
-         absl::StatusCode::kInvalidArgument, "needs via"},
+        {"host bits",
+         {P("2001:db8:100::1/48"), RouteType::kUnicast, A("2001:db8:a::2")},
+         absl::StatusCode::kInvalidArgument,
+         "did you mean 2001:db8:100::/48"},
+        {"unspecified gateway",
+         {P("2001:db8:200::/48"), RouteType::kUnicast, A("::")},
+         absl::StatusCode::kInvalidArgument,
+         "unspecified"},
+        {"link-local without dev",
+         {P("2001:db8:200::/48"), RouteType::kUnicast, A("fe80::1")},
+         absl::StatusCode::kInvalidArgument,
+         "needs dev"},
+        {"not on-link",
+         {P("2001:db8:200::/48"), RouteType::kUnicast, A("2001:db8:c::1")},
+         absl::StatusCode::kFailedPrecondition,
+         "not on-link"},
+        {"dev disagrees",
+         {P("2001:db8:200::/48"), RouteType::kUnicast, A("2001:db8:a::2"), uint16_t(1)},
+         absl::StatusCode::kInvalidArgument,
+         "on-link through p0, not through p1"},
+        {"own address",
+         {P("2001:db8:200::/48"), RouteType::kUnicast, A("2001:db8:a::1")},
+         absl::StatusCode::kInvalidArgument,
+         "our own addresses"},
+        {"exists",
+         {P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::3")},
+         absl::StatusCode::kAlreadyExists,
+         "route exists"},
+        {"blackhole with gateway",
+         {P("2001:db8:300::/48"), RouteType::kBlackhole, A("2001:db8:a::2")},
+         absl::StatusCode::kInvalidArgument,
+         "takes no gateway"},
+        {"nothing to reach",
+         {P("2001:db8:300::/48"), RouteType::kUnicast},
+         absl::StatusCode::kInvalidArgument,
+         "needs via"},
     };
     const std::string before = snapshot();
     for (const Refusal& c : cases) {
@@ -178,9 +204,11 @@ TEST_F(RibTest, AddRefusesWithReasonAndChangesNothing) {
 
 TEST_F(RibTest, DeleteNeedsExactlyOneStaticMatch) {
     ASSERT_TRUE(rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2"),
-                                 std::nullopt, 10}).ok());
+                                 std::nullopt, 10})
+                    .ok());
     ASSERT_TRUE(rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:b::2"),
-                                 std::nullopt, 20}).ok());
+                                 std::nullopt, 20})
+                    .ok());
     ASSERT_TRUE(rib_.commit().ok());
     EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 0) << "the lower metric forwards";
     EXPECT_EQ(rib_.del_static({P("2001:db8:200::/48")}).code(), absl::StatusCode::kNotFound);
@@ -189,7 +217,8 @@ TEST_F(RibTest, DeleteNeedsExactlyOneStaticMatch) {
     EXPECT_NE(std::string(several.message()).find("several routes match"), std::string::npos);
     EXPECT_EQ(rib_.del_static({P("2001:db8:a::/64")}).code(), absl::StatusCode::kFailedPrecondition)
         << "connected routes belong to their address";
-    ASSERT_TRUE(rib_.del_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
+    ASSERT_TRUE(
+        rib_.del_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
     ASSERT_TRUE(rib_.commit().ok());
     EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 1) << "the remaining route takes over";
 }
@@ -197,7 +226,9 @@ TEST_F(RibTest, DeleteNeedsExactlyOneStaticMatch) {
 TEST_F(RibTest, RejectTypesAndInterfaceRoutes) {
     ASSERT_TRUE(rib_.add_static({P("2001:db8:dead::/48"), RouteType::kBlackhole}).ok());
     ASSERT_TRUE(rib_.add_static({P("2001:db8:beef::/48"), RouteType::kUnreachable}).ok());
-    ASSERT_TRUE(rib_.add_static({P("2001:db8:cafe::/48"), RouteType::kUnicast, std::nullopt, uint16_t(1)}).ok());
+    ASSERT_TRUE(
+        rib_.add_static({P("2001:db8:cafe::/48"), RouteType::kUnicast, std::nullopt, uint16_t(1)})
+            .ok());
     ASSERT_TRUE(rib_.commit().ok());
     EXPECT_EQ(fib_nh("2001:db8:dead::1")->kind, NhKind::kBlackhole);
     EXPECT_EQ(fib_nh("2001:db8:beef::1")->kind, NhKind::kUnreachable);

@@ -22,7 +22,7 @@ const Ip6 kPeer = ip("2001:db8:d::2");
 const Mac kPeerMac({0x02, 0, 0, 0, 0, 0x22});
 
 class RouterNdTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         rcu_thread_offline();  // the test thread writes the tables
         RouterConfig cfg;
@@ -34,7 +34,8 @@ protected:
         ASSERT_TRUE(router_->init().ok());
         ok("port.add", {{"ifname", "p0"}, {"devargs", "net_null" + std::to_string(instance_++)}});
         port_ = uint16_t(call("port.show", {})[0]["port_id"].get<int>());
-        ok("port.set", {{"ifname", "p0"}, {"state", "up"}, {"dad_transmits", 2}, {"retrans_timer", 1000}});
+        ok("port.set",
+           {{"ifname", "p0"}, {"state", "up"}, {"dad_transmits", 2}, {"retrans_timer", 1000}});
         ok("addr.add", {{"local", "2001:db8:d::1/64"}, {"dev", "p0"}});
     }
     void TearDown() override {
@@ -84,15 +85,24 @@ protected:
         return b;
     }
     static std::vector<uint8_t> nonce_opt(uint64_t n) {
-        return {14, 1, uint8_t(n >> 40), uint8_t(n >> 32), uint8_t(n >> 24), uint8_t(n >> 16),
-                uint8_t(n >> 8), uint8_t(n)};
+        return {14,
+                1,
+                uint8_t(n >> 40),
+                uint8_t(n >> 32),
+                uint8_t(n >> 24),
+                uint8_t(n >> 16),
+                uint8_t(n >> 8),
+                uint8_t(n)};
     }
     static std::vector<uint8_t> slla_opt(const Mac& m) {
         return {1, 1, m.data()[0], m.data()[1], m.data()[2], m.data()[3], m.data()[4], m.data()[5]};
     }
     static Pkt dad_ns(const Ip6& target, std::vector<uint8_t> options) {
-        return Pkt().src(Ip6()).dst(target.solicited_node()).hop_limit(255).icmp6(135, 0,
-                                                                                 ns_body(target, options));
+        return Pkt()
+            .src(Ip6())
+            .dst(target.solicited_node())
+            .hop_limit(255)
+            .icmp6(135, 0, ns_body(target, options));
     }
     static Pkt na(const Ip6& target, uint8_t flags) {
         std::vector<uint8_t> b{flags, 0, 0, 0};
@@ -136,8 +146,12 @@ TEST_F(RouterNdTest, NaForTentativeAddressIsDuplicate) {
 }
 
 TEST_F(RouterNdTest, NsFromUnicastSourceDoesNotConflict) {
-    inject(Pkt().src(kPeer).dst(kOurs.solicited_node()).hop_limit(255)
-               .icmp6(135, 0, ns_body(kOurs, slla_opt(kPeerMac))).bytes());
+    inject(Pkt()
+               .src(kPeer)
+               .dst(kOurs.solicited_node())
+               .hop_limit(255)
+               .icmp6(135, 0, ns_body(kOurs, slla_opt(kPeerMac)))
+               .bytes());
     advance(3100);
     EXPECT_FALSE(addr(kOurs)["tentative"]);
     EXPECT_EQ(control("na_sent"), 0u) << "no answer for a tentative address";
@@ -156,10 +170,17 @@ TEST_F(RouterNdTest, InvalidNdNeverConflicts) {
     const size_t icmp = test::kEthLen + test::kIp6Len;
     std::vector<Row> rows = {
         {"hop limit 254", dad_ns(kOurs, {}).hop_limit(254).bytes(), NdDrop::kBadHopLimit},
-        {"code 1", Pkt().src(Ip6()).dst(kOurs.solicited_node()).hop_limit(255)
-                       .icmp6(135, 1, ns_body(kOurs)).bytes(), NdDrop::kBadCode},
+        {"code 1",
+         Pkt()
+             .src(Ip6())
+             .dst(kOurs.solicited_node())
+             .hop_limit(255)
+             .icmp6(135, 1, ns_body(kOurs))
+             .bytes(),
+         NdDrop::kBadCode},
         {"bad checksum", corrupt(dad_ns(kOurs, {}).bytes(), icmp + 2), NdDrop::kBadChecksum},
-        {"option length 0", dad_ns(kOurs, {14, 0, 0, 0, 0, 0, 0, 0}).bytes(), NdDrop::kOptionLenZero},
+        {"option length 0", dad_ns(kOurs, {14, 0, 0, 0, 0, 0, 0, 0}).bytes(),
+         NdDrop::kOptionLenZero},
         {"option past the end", dad_ns(kOurs, {14, 2, 0, 0, 0, 0, 0, 0}).bytes(),
          NdDrop::kOptionTruncated},
         {"from :: to a unicast destination",
@@ -168,8 +189,14 @@ TEST_F(RouterNdTest, InvalidNdNeverConflicts) {
         {"from :: with a source link-layer option", dad_ns(kOurs, slla_opt(kPeerMac)).bytes(),
          NdDrop::kUnspecSrcWithSlla},
         {"NA with S to multicast", na(kOurs, 0x60).bytes(), NdDrop::kSolicitedToMulticast},
-        {"too short", Pkt().src(Ip6()).dst(kOurs.solicited_node()).hop_limit(255)
-                          .icmp6(135, 0, std::vector<uint8_t>(4, 0)).bytes(), NdDrop::kTooShort},
+        {"too short",
+         Pkt()
+             .src(Ip6())
+             .dst(kOurs.solicited_node())
+             .hop_limit(255)
+             .icmp6(135, 0, std::vector<uint8_t>(4, 0))
+             .bytes(),
+         NdDrop::kTooShort},
     };
     for (const Row& r : rows) {
         SCOPED_TRACE(r.name);
@@ -198,16 +225,24 @@ TEST_F(RouterNdTest, UsableAddressIsDefended) {
     advance(3100);
     ASSERT_FALSE(addr(kOurs)["tentative"]);
     // Address resolution from a neighbour: a solicited NA back.
-    inject(Pkt().src(kPeer).dst(kOurs.solicited_node()).hop_limit(255)
-               .icmp6(135, 0, ns_body(kOurs, slla_opt(kPeerMac))).bytes());
+    inject(Pkt()
+               .src(kPeer)
+               .dst(kOurs.solicited_node())
+               .hop_limit(255)
+               .icmp6(135, 0, ns_body(kOurs, slla_opt(kPeerMac)))
+               .bytes());
     EXPECT_EQ(control("na_sent"), 1u);
     // Someone else's DAD for our address: an NA to all-nodes.
     inject(dad_ns(kOurs, nonce_opt(7)).bytes());
     EXPECT_EQ(control("na_sent"), 2u);
     EXPECT_FALSE(addr(kOurs)["dadfailed"]) << "a usable address stays usable";
     // An NS for an address that is not ours gets nothing.
-    inject(Pkt().src(kPeer).dst(ip("2001:db8:d::9").solicited_node()).hop_limit(255)
-               .icmp6(135, 0, ns_body(ip("2001:db8:d::9"), slla_opt(kPeerMac))).bytes());
+    inject(Pkt()
+               .src(kPeer)
+               .dst(ip("2001:db8:d::9").solicited_node())
+               .hop_limit(255)
+               .icmp6(135, 0, ns_body(ip("2001:db8:d::9"), slla_opt(kPeerMac)))
+               .bytes());
     EXPECT_EQ(control("na_sent"), 2u);
 }
 

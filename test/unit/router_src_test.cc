@@ -10,7 +10,7 @@ namespace fp6 {
 namespace {
 
 class RouterSrcTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         rcu_thread_offline();
         RouterConfig cfg;
@@ -88,8 +88,11 @@ TEST_F(RouterSrcTest, CacheFollowsEveryAddressChangeAtOnce) {
 }
 
 TEST_F(RouterSrcTest, DeprecatedIsAvoidedAndExpiredIsRemoved) {
-    ok("addr.add", {{"local", "2001:db8:b::7/64"}, {"dev", "p1"}, {"preferred_source", true},
-                    {"preferred_lft", "10"}, {"valid_lft", "20"}});
+    ok("addr.add", {{"local", "2001:db8:b::7/64"},
+                    {"dev", "p1"},
+                    {"preferred_source", true},
+                    {"preferred_lft", "10"},
+                    {"valid_lft", "20"}});
     EXPECT_EQ(src_for("2001:db8:100::5"), "2001:db8:b::7") << "operator-preferred (rule 4)";
     now_ += 10'000;
     router_->on_timer();
@@ -110,15 +113,16 @@ TEST_F(RouterSrcTest, DeprecatedIsAvoidedAndExpiredIsRemoved) {
 }
 
 TEST_F(RouterSrcTest, RouteSrcWinsWhileUsable) {
-    ok("route.add", {{"dst", "2001:db8:200::/48"}, {"gateway", "2001:db8:b::2"},
-                     {"prefsrc", "2001:db8:a::1"}});
+    ok("route.add",
+       {{"dst", "2001:db8:200::/48"}, {"gateway", "2001:db8:b::2"}, {"prefsrc", "2001:db8:a::1"}});
     EXPECT_EQ(src_for("2001:db8:200::1"), "2001:db8:a::1");
     EXPECT_EQ(control("src_route"), 1u);
     // While its address is down with its port, the rules choose, and that is counted.
     ok("port.set", {{"ifname", "p0"}, {"state", "down"}});
     EXPECT_EQ(src_for("2001:db8:200::1"), "2001:db8:b::1");
     EXPECT_EQ(control("src_route_unusable"), 1u);
-    EXPECT_FALSE(run("route.add", {{"dst", "2001:db8:300::/48"}, {"gateway", "2001:db8:b::2"},
+    EXPECT_FALSE(run("route.add", {{"dst", "2001:db8:300::/48"},
+                                   {"gateway", "2001:db8:b::2"},
                                    {"prefsrc", "2001:db8:ff::1"}})
                      .ok())
         << "src must be one of our addresses";
