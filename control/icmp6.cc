@@ -1,5 +1,6 @@
 /* ICMPv6 errors the router originates: see icmp6.h. */
 #include "control/icmp6.h"
+#include "common/bytes.h"
 
 #include <algorithm>
 #include <cstring>
@@ -30,18 +31,6 @@ constexpr uint8_t kNhExperiment1 = 253;
 constexpr uint8_t kNhExperiment2 = 254;
 
 constexpr size_t kFragmentHeaderLen = 8;  // RFC 8200 4.5
-
-inline uint16_t get16(const uint8_t* p) {
-    return uint16_t(p[0] << 8 | p[1]);
-}
-inline void put16(uint8_t* p, uint16_t v) {
-    p[0] = uint8_t(v >> 8);
-    p[1] = uint8_t(v);
-}
-inline void put32(uint8_t* p, uint32_t v) {
-    put16(p, uint16_t(v >> 16));
-    put16(p + 2, uint16_t(v));
-}
 
 /* len cut to the datagram (RFC 8200 3: Payload Length bytes follow the
  * header; what lies beyond is link padding). A Payload Length past len is

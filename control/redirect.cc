@@ -1,5 +1,6 @@
 /* The Redirect message builder: see redirect.h. */
 #include "control/redirect.h"
+#include "common/bytes.h"
 
 #include <algorithm>
 #include <cstring>
@@ -21,11 +22,6 @@ constexpr size_t kOptHeadLen = 8;
 
 static_assert(kRedirectMaxLen % kOptUnit == 0 && kRedirectHeaderLen % kOptUnit == 0,
               "a quote cut to fit ends on an option unit");
-
-void put16(uint8_t* p, uint16_t v) {
-    p[0] = uint8_t(v >> 8);
-    p[1] = uint8_t(v);
-}
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "nd/ndp.h"
+#include "common/bytes.h"
 
 #include <cstring>
 
@@ -44,21 +45,6 @@ constexpr size_t kNsNaLen = 24;
 constexpr size_t kMldHdrLen = 8;      // RFC 3810 5.2
 constexpr size_t kMldRecordLen = 20;  // RFC 3810 5.2.4, without sources
 constexpr size_t kNonceLen = 6;       // RFC 7527 4.2 / RFC 3971 5.3.2 minimum
-
-uint16_t get16(const uint8_t* p) {
-    return uint16_t(p[0] << 8 | p[1]);
-}
-uint32_t get32(const uint8_t* p) {
-    return uint32_t(get16(p)) << 16 | get16(p + 2);
-}
-void put16(uint8_t* p, uint16_t v) {
-    p[0] = uint8_t(v >> 8);
-    p[1] = uint8_t(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-    put16(p, uint16_t(v >> 16));
-    put16(p + 2, uint16_t(v));
-}
 
 /* RFC 1071: adds the bytes as big-endian 16-bit words, an odd last byte
  * padded with a zero byte, to acc (carries are folded later). */

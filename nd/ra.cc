@@ -1,4 +1,5 @@
 #include "nd/ra.h"
+#include "common/bytes.h"
 
 #include <algorithm>
 #include <cstring>
@@ -23,15 +24,6 @@ constexpr uint8_t kOptMtu = 5;
 constexpr size_t kLladdrOptLen = 8;
 constexpr size_t kMtuOptLen = 8;
 constexpr size_t kPrefixOptLen = 32;
-
-void put16(uint8_t* p, uint16_t v) {
-    p[0] = uint8_t(v >> 8);
-    p[1] = uint8_t(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-    put16(p, uint16_t(v >> 16));
-    put16(p + 2, uint16_t(v));
-}
 
 /* RFC 8200 3: version 6, no traffic class or flow label. */
 void put_ip6_header(uint8_t* p, size_t payload_len, const Ip6& src, const Ip6& dst) {
