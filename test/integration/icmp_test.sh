@@ -35,11 +35,8 @@ if [ $# -ge 2 ]; then
 fi
 # shellcheck source=tools/lib.sh
 . "$HERE/../../tools/lib.sh"
-
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
+# shellcheck source=test/integration/harness.sh
+. "$HERE/harness.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
     skip "needs root for network namespaces and veth pairs"
@@ -63,37 +60,12 @@ for bin in "$FP6D" "$FP6CTL"; do
     [ -x "$bin" ] || fp6_die "$bin is not built"
 done
 
-passed=0
-failed=0
-
-# check NAME COMMAND...: run one check, print its verdict.
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        echo "ok - $name"
-        passed=$((passed + 1))
-    else
-        echo "not ok - $name"
-        failed=$((failed + 1))
-    fi
-}
-
-# note TEXT...: a detail line under the check that follows.
-note() {
-    echo "  # $*"
-}
-
 # note_lines: each line of stdin as a note.
 note_lines() {
     local line
     while IFS= read -r line; do
         [ -n "$line" ] && note "$line"
     done
-}
-
-summary() {
-    echo "$passed passed, $failed failed"
 }
 
 fp6_trap_cleanup

@@ -18,6 +18,8 @@ if [ $# -ge 2 ]; then
 fi
 # shellcheck source=tools/lib.sh
 . "$HERE/../../tools/lib.sh"
+# shellcheck source=test/integration/harness.sh
+. "$HERE/harness.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "SKIP: needs root for network namespaces and veth pairs"
@@ -28,22 +30,6 @@ if ! ip netns add fp6r-probe-$$ 2>/dev/null; then
     exit 77
 fi
 ip netns del fp6r-probe-$$
-
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        echo "ok - $name"
-        passed=$((passed + 1))
-    else
-        echo "not ok - $name"
-        failed=$((failed + 1))
-    fi
-}
-note() { echo "  # $*"; }
-summary() { echo "$passed passed, $failed failed"; }
 
 fp6_trap_cleanup
 trap 'fp6_cleanup; summary; [ "$failed" -eq 0 ]' EXIT
