@@ -115,8 +115,8 @@ void Router::handle_local(rte_mbuf* m) {
     if (pp.action == ParamProblem::Action::kDiscard)
         ctl_stats_.local_discarded++;
     else
-        // TODO: MLD queries, fragments to the router (reassembly) and the
-        // exception path to the host (TCP, OSPFv3) come with their issues.
+        // TODO: TCP, OSPFv3 and the rest need the exception path to the
+        // host's stack (the operations issue); fp6 answers none of them.
         ctl_stats_.punt_unhandled++;
     rte_pktmbuf_free(m);
 }
@@ -355,7 +355,8 @@ void Router::handle_echo(rte_mbuf* m, uint16_t port, const uint8_t*, size_t len)
     // The reply reuses the request's buffer: addresses swapped, payload
     // echoed whole, and it goes back to the L2 address it came from.
     // TODO: a reply toward an off-link asker follows the request's last hop
-    // rather than a route lookup; routed origination comes with ICMPv6 errors.
+    // rather than a route lookup, as send_icmp_error() does; it keeps the
+    // request's buffer and needs no neighbour, but asymmetric paths differ.
     auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
     rte_ether_addr peer = eth->src_addr;
     eth->dst_addr = peer;
