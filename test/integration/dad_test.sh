@@ -31,25 +31,9 @@ fi
 # shellcheck source=test/integration/harness.sh
 . "$HERE/harness.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-    skip "needs root for network namespaces and veth pairs"
-fi
-if ! ip netns list >/dev/null 2>&1; then
-    skip "'ip netns' is not available"
-fi
-probe=fp6d-probe-$$
-if ! ip netns add "$probe" 2>/dev/null; then
-    skip "cannot create a network namespace here"
-fi
-ip netns del "$probe"
+need_netns
 
-for tool in ping ethtool /usr/bin/python3; do
-    command -v "$tool" >/dev/null ||
-        fp6_die "$tool is missing: run tools/setup.sh (it installs it)"
-done
-for bin in "$FP6D" "$FP6CTL"; do
-    [ -x "$bin" ] || fp6_die "$bin is not built"
-done
+need_tools ping ethtool /usr/bin/python3
 
 fp6_trap_cleanup
 # Print the summary after the cleanup, whatever way the script ends.

@@ -33,3 +33,25 @@ note() {
 summary() {
     echo "$passed passed, $failed failed"
 }
+
+# need_netns: skip unless this runs as root where network namespaces can be
+# made (the tests' hosts live in them).
+need_netns() {
+    [ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces and veth pairs"
+    ip netns list >/dev/null 2>&1 || skip "'ip netns' is not available"
+    local probe=fp6-probe-$$
+    ip netns add "$probe" 2>/dev/null || skip "cannot create a network namespace here"
+    ip netns del "$probe"
+}
+
+# need_tools TOOL...: every tool is installed and fp6d and fp6ctl are built.
+need_tools() {
+    local tool bin
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null ||
+            fp6_die "$tool is missing: run tools/setup.sh (it installs it)"
+    done
+    for bin in "$FP6D" "$FP6CTL"; do
+        [ -x "$bin" ] || fp6_die "$bin is not built"
+    done
+}
