@@ -124,7 +124,7 @@ class Dataplane {
 
   private:
     void publish_worker_confs();
-    void worker_tx(unsigned index, const WorkerConf& conf, BurstResult& res, WorkerStats& st);
+    void worker_tx(const WorkerConf& conf, BurstResult& res, WorkerStats& st);
     void worker_punt(BurstResult& res, WorkerStats& st);
     void worker_control_tx(const WorkerConf& conf, WorkerStats& st);
 
@@ -136,7 +136,6 @@ class Dataplane {
     int punt_efd_ = -1;
     std::atomic<bool> control_sleeping_{false};
     std::atomic<bool> stop_{false};
-    bool workers_running_ = false;
     std::vector<WorkerConf*> confs_;  // RCU-protected, one per worker
     std::vector<std::unique_ptr<WorkerStats>> stats_;
     rte_spinlock_t txq_locks_[RTE_MAX_ETHPORTS][kMaxQueues];  // for shared tx queues

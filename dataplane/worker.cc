@@ -40,7 +40,6 @@ absl::Status Dataplane::start_workers() {
                 fmt::format("cannot launch a worker on lcore {}: {}", lcore, rte_strerror(-rc)));
         }
     }
-    workers_running_ = true;
     return absl::OkStatus();
 }
 
@@ -48,7 +47,6 @@ void Dataplane::stop_workers() {
     stop_.store(true);
     for (unsigned lcore : cfg_.worker_lcores)
         rte_eal_wait_lcore(lcore);
-    workers_running_ = false;
 }
 
 int Dataplane::run_worker(unsigned index) {
@@ -69,7 +67,7 @@ int Dataplane::run_worker(unsigned index) {
             got += n;
             classify_burst(*tables_, q.port, pkts, n, &res, &st, &local);
             if (res.n_tx != 0)
-                worker_tx(index, *conf, res, st);
+                worker_tx(*conf, res, st);
             if (res.n_punt != 0)
                 worker_punt(res, st);
         }
@@ -91,7 +89,7 @@ int Dataplane::run_worker(unsigned index) {
     return 0;
 }
 
-void Dataplane::worker_tx(unsigned, const WorkerConf& conf, BurstResult& res, WorkerStats& st) {
+void Dataplane::worker_tx(const WorkerConf& conf, BurstResult& res, WorkerStats& st) {
     // Group the burst by output port, preserving order within a port.
     rte_mbuf* out[BurstResult::kMax];
     bool done[BurstResult::kMax] = {};
