@@ -183,7 +183,7 @@ void Router::send_redirect(rte_mbuf* m) {
     const Ip6 host = Ip6::from_bytes(ip6 + 8), dst = Ip6::from_bytes(ip6 + 24);
     // RFC 4861 8.2: the better first hop is the next hop we chose; look it
     // up again, the FIB may have changed since the worker did.
-    const NextHop* nh = nexthops_.get(fib_.lookup(dst));
+    const NextHop* nh = fib_nexthop(dst, flow_hash(m));
     if (nh == nullptr || nh->kind != NhKind::kNeighbor || nh->port != port)
         return skip();
     const Ip6 target = nh->addr;
@@ -235,7 +235,7 @@ void Router::send_icmp_error(rte_mbuf* m, uint8_t type, uint8_t code, uint32_t p
     uint16_t out_port = rx_port;
     Mac out_mac = Mac::from_bytes(eth->src_addr.addr_bytes);
     const Route* route = asker.is_linklocal() ? nullptr : rib_.lookup(asker);
-    if (const NextHop* nh = nexthops_.get(fib_.lookup(asker));
+    if (const NextHop* nh = fib_nexthop(asker, 0);
         nh != nullptr && nh->kind == NhKind::kNeighbor && nh->resolved &&
         port_routes_up(nh->port)) {
         out_port = nh->port;

@@ -3,15 +3,21 @@
  * event loop on the main lcore until SIGINT or SIGTERM. */
 #include <rte_eal.h>
 #include <rte_lcore.h>
+#include <rte_pdump.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -19,15 +25,17 @@
 #include "common/rcu.h"
 #include "control/config.h"
 #include "control/loop.h"
+#include "control/metrics.h"
 #include "control/router.h"
 #include "control/server.h"
+#include "control/telemetry.h"
 
 namespace fp6 {
 namespace {
 
 constexpr const char* kUsage =
     "usage: fp6d [--config FILE] [--socket PATH] [--socket-group GROUP] [--workers CPULIST]\n"
-    "            [--idle-sleep USEC] [--mbufs N] [-- EAL-ARGS...]\n"
+    "            [--idle-sleep USEC] [--mbufs N] [--metrics [ADDR:]PORT] [-- EAL-ARGS...]\n"
     "       fp6d --check-config FILE\n"
     "       fp6d --version\n";
 
@@ -38,12 +46,42 @@ struct Options {
     std::string workers;
     unsigned idle_sleep_us = 0;
     uint32_t mbufs = 16383;
+    std::optional<MetricsAddr> metrics;  // off unless --metrics
     std::vector<std::string> eal;
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
     std::fprintf(stderr, "fp6d: %s\n%s", msg.c_str(), kUsage);
     std::exit(1);
+}
+
+/* Tells the service manager about our state (sd_notify(3) protocol, without
+ * libsystemd): one datagram to the unix socket named by $NOTIFY_SOCKET, a
+ * path or, with a leading "@", an abstract name. Does nothing when the
+ * variable is unset (not started by systemd with Type=notify). */
+void notify_service_manager(const std::string& state) {
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (path == nullptr || (path[0] != '/' && path[0] != '@'))
+        return;
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    size_t len = std::strlen(path);
+    if (len >= sizeof(sa.sun_path)) {
+        FP6_LOG(WARNING, Control, "NOTIFY_SOCKET is too long; not notifying");
+        return;
+    }
+    std::memcpy(sa.sun_path, path, len);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    auto salen = socklen_t(offsetof(sockaddr_un, sun_path) + len);
+    if (sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa),
+               salen) < 0)
+        FP6_LOG(WARNING, Control, "cannot notify the service manager at {}: {}", path,
+                std::strerror(errno));
+    close(fd);
 }
 
 /* "1", "1-3", "1,3-4" -> CPU numbers; nullopt when malformed. */
@@ -117,6 +155,11 @@ Options parse_options(int argc, char** argv) {
             o.idle_sleep_us = unsigned(number());
         } else if (a == "--mbufs") {
             o.mbufs = uint32_t(number());
+        } else if (a == "--metrics") {
+            auto m = parse_metrics_addr(value());
+            if (!m.ok())
+                usage_error(std::string(m.status().message()));
+            o.metrics = *m;
         } else if (a == "--") {
             for (i++; i < argc; i++)
                 o.eal.push_back(argv[i]);
@@ -190,6 +233,13 @@ int run(const Options& o) {
         std::fprintf(stderr, "fp6d: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
         return 1;
     }
+    if (absl::Status st = register_telemetry(); !st.ok())
+        FP6_LOG(WARNING, Control, "{}", std::string(st.message()));
+    // dpdk-dumpcap attaches as a secondary process: that needs EAL's
+    // multi-process channel, which --in-memory and --no-shconf turn off.
+    if (rte_pdump_init() != 0)
+        FP6_LOG(INFO, Control, "packet capture (dpdk-dumpcap) unavailable: {}",
+                rte_strerror(rte_errno));
     if (workers.empty()) {
         // The user gave EAL its lcores: every worker lcore runs a worker.
         unsigned lc;
@@ -208,11 +258,16 @@ int run(const Options& o) {
     cfg.dataplane.worker_lcores = workers;
     cfg.dataplane.idle_sleep_us = o.idle_sleep_us;
     cfg.dataplane.mbufs = o.mbufs;
+    if (!o.config.empty()) {
+        std::error_code ec;
+        cfg.config_path = std::filesystem::absolute(o.config, ec).string();
+    }
     int rc = 0;
     {
         Router router(cfg);
         EventLoop loop;
         ControlServer server(loop, router);
+        std::unique_ptr<MetricsServer> metrics;
         absl::Status st = router.init();
         if (st.ok())
             st = router.dataplane().start_workers();
@@ -223,6 +278,15 @@ int run(const Options& o) {
         }
         if (st.ok())
             st = server.listen(o.socket, o.socket_group);
+        if (st.ok() && o.metrics) {
+            metrics = std::make_unique<MetricsServer>(loop, router);
+            st = metrics->listen(*o.metrics);
+        }
+        if (st.ok()) {
+            // The telemetry thread reads a snapshot, refreshed each second.
+            publish_telemetry(router);
+            loop.add_timer(1000, [&] { publish_telemetry(router); });
+        }
         if (!st.ok()) {
             std::fprintf(stderr, "fp6d: %s\n", std::string(st.message()).c_str());
             rc = 1;
@@ -259,7 +323,12 @@ int run(const Options& o) {
             router.poll_links();
             FP6_LOG(INFO, Control, "fp6d {} ready: {} worker(s), control on lcore {}", FP6_VERSION,
                     workers.size(), rte_get_main_lcore());
+            // Ports are started, the startup config is applied and the socket
+            // listens (connections queue until the loop runs, next line).
+            notify_service_manager(fmt::format("READY=1\nSTATUS=ready: {} worker(s)\nMAINPID={}",
+                                               workers.size(), getpid()));
             loop.run();
+            notify_service_manager("STOPPING=1");
             close(sfd);
             close(nd_timer);
         }
@@ -268,6 +337,7 @@ int run(const Options& o) {
         // Every deferred free (old FIBs, next hops) runs before EAL goes.
         rcu_barrier();
     }
+    rte_pdump_uninit();
     rte_eal_cleanup();
     return rc;
 }

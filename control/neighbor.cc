@@ -26,7 +26,7 @@ void Router::resolve_punt(rte_mbuf* m) {
     const uint8_t* ip6 = rte_pktmbuf_mtod_offset(m, const uint8_t*, kEth);
     const Ip6 dst = Ip6::from_bytes(ip6 + 24);
     // The FIB may have changed since the worker looked: ask it again.
-    const NextHop* nh = nexthops_.get(fib_.lookup(dst));
+    const NextHop* nh = fib_nexthop(dst, flow_hash(m));
     if (nh == nullptr || (nh->kind != NhKind::kNeighbor && nh->kind != NhKind::kConnected) ||
         !port_routes_up(nh->port)) {
         ctl_stats_.resolve_dropped[size_t(NcDrop::kRemoved)]++;

@@ -1,10 +1,17 @@
 #include "control/router.h"
 
+#include "common/status.h"
+
+#include <rte_cycles.h>
+#include <fstream>
+#include <cstring>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 #include <time.h>
 
 #include "common/log.h"
+#include "control/api/grammar.h"
+#include "control/stats.h"
 #include "nd/ndp.h"
 
 namespace fp6 {
@@ -49,26 +56,13 @@ absl::StatusOr<Prefix6> parse_prefix(const std::string& text) {
     return *p;
 }
 
-#define FP6_ASSIGN(lhs, expr)     \
-    auto lhs##_or = (expr);       \
-    if (!lhs##_or.ok())           \
-        return lhs##_or.status(); \
-    auto lhs = std::move(*lhs##_or)
-
-#define FP6_RETURN_IF_ERROR(expr)  \
-    do {                           \
-        absl::Status st_ = (expr); \
-        if (!st_.ok())             \
-            return st_;            \
-    } while (0)
-
 }  // namespace
 
 Router::Router(RouterConfig cfg)
     : cfg_(std::move(cfg)),
       tables_(std::make_unique<Tables>()),
       nexthops_(cfg_.max_nexthops),
-      fib_(SOCKET_ID_ANY),
+      fib_(cfg_.fib_groups),
       rib_(nexthops_, fib_),
       addrs_(rib_),
       ncache_() {
@@ -89,7 +83,7 @@ absl::Status Router::init() {
     FP6_RETURN_IF_ERROR(dp_->init(tables_.get()));
     FP6_ASSIGN(reasm, Reassembler::create(ReasmConfig{}, dp_->pool()));
     reasm_ = std::move(reasm);
-    return fib_.publish({});
+    return absl::OkStatus();
 }
 
 void Router::shutdown() {
@@ -104,12 +98,15 @@ const std::vector<std::pair<std::string_view, Router::Handler>>& Router::handler
         {"port.del", &Router::port_del},       {"port.show", &Router::port_show},
         {"addr.add", &Router::addr_add},       {"addr.del", &Router::addr_del},
         {"addr.show", &Router::addr_show},     {"route.add", &Router::route_add},
-        {"route.del", &Router::route_del},     {"route.show", &Router::route_show},
+        {"route.del", &Router::route_del},     {"route.append", &Router::route_append},
+        {"route.replace", &Router::route_replace}, {"route.flush", &Router::route_flush},
+        {"route.load", &Router::route_load},     {"route.show", &Router::route_show},
         {"route.get", &Router::route_get},     {"neigh.add", &Router::neigh_add},
         {"neigh.del", &Router::neigh_del},     {"neigh.show", &Router::neigh_show},
         {"neigh.flush", &Router::neigh_flush}, {"stats.show", &Router::stats_show},
         {"stats.reset", &Router::stats_reset}, {"policy.show", &Router::policy_show},
         {"policy.add", &Router::policy_add},   {"policy.del", &Router::policy_del},
+        {"config.show", &Router::config_show}, {"config.save", &Router::config_save},
     };
     return table;
 }
@@ -137,6 +134,13 @@ absl::Status Router::commit(const std::function<void()>& undo) {
     if (absl::Status again = rib_.commit(); !again.ok())
         FP6_LOG(ERR, Rib, "cannot republish the previous FIB: {}", std::string(again.message()));
     return st;
+}
+
+const NextHop* Router::fib_nexthop(const Ip6& dst, uint32_t flow) const {
+    const NextHop* nh = nexthops_.get(fib_.lookup(dst));
+    if (nh != nullptr && nh->kind == NhKind::kGroup)
+        nh = nexthops_.get(nh->pick(flow));
+    return nh;
 }
 
 bool Router::port_routes_up(uint16_t port) const {
@@ -199,6 +203,7 @@ void Router::update_oper(uint16_t port) {
     if (oper == nd.oper)
         return;
     nd.oper = oper;
+    rib_.set_port_up(port, oper);
     if (oper) {
         // RFC 4862 5.3: a link-local address from the interface identifier
         // (modified EUI-64 of the MAC, RFC 4291 appendix A) at bring-up,
@@ -349,7 +354,9 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
 absl::StatusOr<nlohmann::json> Router::port_del(const nlohmann::json& a) {
     FP6_ASSIGN(port, port_by_name(a, "ifname"));
     for (const Route* r : rib_.routes())
-        if (r->origin == RouteOrigin::kStatic && r->port == port)
+        if (r->origin == RouteOrigin::kStatic &&
+            std::any_of(r->paths.begin(), r->paths.end(),
+                        [&](const RoutePath& p) { return p.port == port; }))
             return absl::FailedPreconditionError(
                 fmt::format("port {} still carries route {}; delete it first", dp_->port(port).name,
                             r->dst.str()));
@@ -515,10 +522,31 @@ absl::StatusOr<nlohmann::json> Router::addr_show(const nlohmann::json& a) {
 
 /* ---- route ---- */
 
+absl::StatusOr<RoutePath> Router::path_of(const nlohmann::json& a, bool recursive) const {
+    RoutePath p;
+    p.recursive = recursive;
+    if (auto gw = opt_str(a, "gateway")) {
+        FP6_ASSIGN(g, parse_addr(*gw, "gateway"));
+        p.gateway = g;
+    }
+    if (a.contains("dev")) {
+        FP6_ASSIGN(port, port_by_name(a, "dev"));
+        p.port = port;
+    }
+    FP6_ASSIGN(weight, opt_num(a, "weight", kMaxWeight));
+    if (weight) {
+        if (*weight == 0)
+            return absl::InvalidArgumentError(
+                fmt::format("weight must be 1..{}", kMaxWeight));
+        p.weight = uint32_t(*weight);
+    }
+    return p;
+}
+
 absl::StatusOr<RouteSpec> Router::route_spec(const nlohmann::json& a, bool for_add) const {
     RouteSpec s;
     FP6_ASSIGN(dst, str_arg(a, "dst"));
-    FP6_ASSIGN(prefix, parse_prefix(dst));
+    FP6_ASSIGN(prefix, parse_prefix(dst == "default" ? "::/0" : dst));
     s.dst = prefix;
     if (auto t = opt_str(a, "type")) {
         auto type = route_type_from_name(*t);
@@ -526,13 +554,20 @@ absl::StatusOr<RouteSpec> Router::route_spec(const nlohmann::json& a, bool for_a
             return absl::InvalidArgumentError(fmt::format("unknown route type \"{}\"", *t));
         s.type = *type;
     }
-    if (auto gw = opt_str(a, "gateway")) {
-        FP6_ASSIGN(g, parse_addr(*gw, "gateway"));
-        s.gateway = g;
-    }
-    if (a.contains("dev")) {
-        FP6_ASSIGN(port, port_by_name(a, "dev"));
-        s.port = port;
+    const bool recursive = a.value("recursive", false);
+    const bool has_path = a.contains("gateway") || a.contains("dev");
+    if (auto it = a.find("nexthops"); it != a.end() && it->is_array()) {
+        if (has_path)
+            return absl::InvalidArgumentError(
+                "give via/dev inside each nexthop, or one path without nexthop");
+        for (const auto& nh : *it) {
+            FP6_ASSIGN(p, path_of(nh, recursive));
+            s.paths.push_back(p);
+        }
+    } else if (has_path || (for_add && s.type == RouteType::kUnicast)) {
+        FP6_ASSIGN(p, path_of(a, recursive));
+        if (p.gateway || p.port != kNoPort || for_add)
+            s.paths.push_back(p);
     }
     FP6_ASSIGN(metric, opt_num(a, "metric", UINT32_MAX));
     if (metric)
@@ -551,10 +586,31 @@ absl::StatusOr<RouteSpec> Router::route_spec(const nlohmann::json& a, bool for_a
 nlohmann::json Router::route_json(const Route& r) const {
     nlohmann::json j = {{"dst", r.dst.len() == 0 ? "default" : r.dst.str()},
                         {"type", route_type_name(r.type)}};
-    if (r.gateway)
-        j["gateway"] = r.gateway->str();
-    if (const RibPortInfo* p = rib_.port_info(r.port))
-        j["dev"] = p->name;
+    auto dev_name = [&](uint16_t port) -> std::optional<std::string> {
+        if (const RibPortInfo* p = rib_.port_info(port))
+            return p->name;
+        return std::nullopt;
+    };
+    if (r.paths.size() == 1) {
+        if (r.paths[0].gateway)
+            j["gateway"] = r.paths[0].gateway->str();
+        if (auto d = dev_name(rib_.route_port(r)))
+            j["dev"] = *d;
+    } else if (r.paths.size() > 1) {
+        nlohmann::json hops = nlohmann::json::array();
+        for (const RoutePath& p : r.paths) {
+            nlohmann::json h = nlohmann::json::object();
+            if (p.gateway)
+                h["gateway"] = p.gateway->str();
+            if (auto d = dev_name(p.port))
+                h["dev"] = *d;
+            h["weight"] = p.weight;
+            hops.push_back(h);
+        }
+        j["nexthops"] = hops;
+    } else if (auto d = dev_name(r.port)) {
+        j["dev"] = *d;
+    }
     if (r.prefsrc)
         j["prefsrc"] = r.prefsrc->str();
     j["protocol"] = r.origin == RouteOrigin::kStatic ? "static" : "kernel";
@@ -564,18 +620,57 @@ nlohmann::json Router::route_json(const Route& r) const {
         flags.push_back("local");
     if (r.origin == RouteOrigin::kConnected)
         flags.push_back("connected");
+    if (!r.paths.empty() && r.paths[0].recursive)
+        flags.push_back("recursive");
+    if (!r.active)
+        flags.push_back("inactive");
     j["flags"] = flags;
     return j;
 }
 
+absl::Status Router::route_change(const RouteSpec& spec, RouteVerb verb, bool grace) {
+    switch (verb) {
+        case RouteVerb::kAdd:
+            FP6_RETURN_IF_ERROR(rib_.add_static(spec));
+            break;
+        case RouteVerb::kAppend:
+            FP6_RETURN_IF_ERROR(rib_.append_static(spec));
+            break;
+        case RouteVerb::kReplace:
+            FP6_RETURN_IF_ERROR(rib_.replace_static(spec));
+            break;
+    }
+    absl::Status st = rib_.commit(grace);
+    if (st.ok())
+        return st;
+    // The FIB refused (table full): take the change back so the RIB says
+    // what the workers do, and bring the FIB back in line.
+    // TODO: a refused replace/append is undone by deleting the route, not by
+    // restoring the previous one; only a full FIB gets here.
+    RouteSpec undo = spec;
+    undo.paths.clear();
+    undo.metric = spec.metric.value_or(kMetricDefault);
+    (void)rib_.del_static(undo);
+    if (absl::Status again = rib_.commit(grace); !again.ok())
+        FP6_LOG(ERR, Rib, "cannot bring the FIB back in line: {}", std::string(again.message()));
+    return st;
+}
+
 absl::StatusOr<nlohmann::json> Router::route_add(const nlohmann::json& a) {
     FP6_ASSIGN(spec, route_spec(a, true));
-    FP6_RETURN_IF_ERROR(rib_.add_static(spec));
-    FP6_RETURN_IF_ERROR(commit([&] {
-        RouteSpec undo = spec;
-        undo.metric = spec.metric.value_or(kMetricDefault);
-        (void)rib_.del_static(undo);
-    }));
+    FP6_RETURN_IF_ERROR(route_change(spec, RouteVerb::kAdd, true));
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::route_append(const nlohmann::json& a) {
+    FP6_ASSIGN(spec, route_spec(a, true));
+    FP6_RETURN_IF_ERROR(route_change(spec, RouteVerb::kAppend, true));
+    return nlohmann::json(nullptr);
+}
+
+absl::StatusOr<nlohmann::json> Router::route_replace(const nlohmann::json& a) {
+    FP6_ASSIGN(spec, route_spec(a, true));
+    FP6_RETURN_IF_ERROR(route_change(spec, RouteVerb::kReplace, true));
     return nlohmann::json(nullptr);
 }
 
@@ -586,16 +681,96 @@ absl::StatusOr<nlohmann::json> Router::route_del(const nlohmann::json& a) {
     return nlohmann::json(nullptr);
 }
 
-absl::StatusOr<nlohmann::json> Router::route_show(const nlohmann::json& a) {
-    std::optional<Prefix6> only;
-    if (auto d = opt_str(a, "dst")) {
-        FP6_ASSIGN(p, parse_prefix(*d));
-        only = p.canonical();
+absl::StatusOr<nlohmann::json> Router::route_flush(const nlohmann::json&) {
+    const uint64_t t0 = now_ms();
+    size_t n = rib_.flush_static();
+    FP6_RETURN_IF_ERROR(rib_.commit());
+    FP6_LOG(INFO, Rib, "route flush: {} static routes removed in {} ms", n, now_ms() - t0);
+    return nlohmann::json{{"removed", n}};
+}
+
+absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
+    FP6_ASSIGN(path, str_arg(a, "file"));
+    if (path.empty() || path[0] != '/')
+        return absl::InvalidArgumentError(
+            fmt::format("route load needs an absolute path, got \"{}\"", path));
+    std::ifstream in(path);
+    if (!in)
+        return absl::NotFoundError(
+            fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+    // Lines are "PREFIX via GW [dev NAME] ..." (route add's words without
+    // "route add") or whole route add/append/replace/del lines, applied in
+    // order; a refused line is counted and the first one reported, the rest
+    // go on. One grace period at the end covers every change.
+    const uint64_t t0 = now_ms();
+    size_t lineno = 0, applied = 0, refused = 0;
+    nlohmann::json first_refused;
+    std::string line;
+    while (std::getline(in, line)) {
+        lineno++;
+        std::vector<std::string> words = split_words(line);
+        if (words.empty())
+            continue;
+        if (words[0] != "route" && words[0] != "ro")
+            words.insert(words.begin(), {"route", "add"});
+        absl::Status st = [&]() -> absl::Status {
+            FP6_ASSIGN(req, parse_command(words));
+            const std::string cmd = req["cmd"];
+            const nlohmann::json& args = req["args"];
+            if (cmd == "route.del") {
+                FP6_ASSIGN(spec, route_spec(args, false));
+                FP6_RETURN_IF_ERROR(rib_.del_static(spec));
+                return rib_.commit(false);
+            }
+            RouteVerb verb = cmd == "route.add"      ? RouteVerb::kAdd
+                             : cmd == "route.append" ? RouteVerb::kAppend
+                             : cmd == "route.replace"
+                                 ? RouteVerb::kReplace
+                                 : RouteVerb(-1);
+            if (int(verb) < 0)
+                return absl::InvalidArgumentError(
+                    fmt::format("{} is not a route change", cmd));
+            FP6_ASSIGN(spec, route_spec(args, true));
+            return route_change(spec, verb, false);
+        }();
+        if (st.ok()) {
+            applied++;
+            continue;
+        }
+        if (refused++ == 0)
+            first_refused = {{"line", lineno}, {"text", line}, {"error", std::string(st.message())}};
     }
+    FP6_RETURN_IF_ERROR(rib_.commit());
+    const uint64_t ms = now_ms() - t0;
+    FP6_LOG(INFO, Rib, "route load {}: {} applied, {} refused in {} ms", path, applied, refused,
+            ms);
+    nlohmann::json out = {{"applied", applied}, {"refused", refused}, {"lines", lineno},
+                          {"ms", ms}};
+    if (refused > 0)
+        out["first_refused"] = first_refused;
+    return out;
+}
+
+absl::StatusOr<nlohmann::json> Router::route_show(const nlohmann::json& a) {
     nlohmann::json out = nlohmann::json::array();
-    for (const Route* r : rib_.routes())
-        if (!only || r->dst == *only)
+    if (auto m = opt_str(a, "match")) {
+        // The longest match for an address, as the FIB sees it.
+        FP6_ASSIGN(addr, parse_addr(*m, "match address"));
+        if (const Route* r = rib_.lookup(addr))
+            for (const Route* each : rib_.routes_of(r->dst))
+                out.push_back(route_json(*each));
+        return out;
+    }
+    if (auto d = opt_str(a, "dst")) {
+        FP6_ASSIGN(p, parse_prefix(*d == "default" ? "::/0" : *d));
+        for (const Route* r : rib_.routes_of(p.canonical()))
             out.push_back(route_json(*r));
+        return out;
+    }
+    rib_.walk([&](const Route& r) {
+        out.push_back(route_json(r));
+        return true;
+    });
     return out;
 }
 
@@ -618,7 +793,7 @@ absl::StatusOr<nlohmann::json> Router::route_get(const nlohmann::json& a) {
     if (r != nullptr)
         j["route"] = r->dst.str();
     j["dst"] = addr.str();
-    uint16_t out = oif.value_or(r != nullptr ? r->port : kNoPort);
+    uint16_t out = oif.value_or(r != nullptr ? rib_.route_port(*r) : kNoPort);
     if (const RibPortInfo* p = rib_.port_info(out))
         j["dev"] = p->name;
     if (auto from = opt_str(a, "from")) {
@@ -714,6 +889,9 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                          {"rx_nombuf", c.rx_nombuf},
                          {"rx_errors", c.rx_errors},
                          {"tx_errors", c.tx_errors}});
+        PortDetail detail = dp_->port_detail(id);
+        ports.back()["queues"] = queue_stats_json(detail);
+        ports.back()["xstats"] = xstats_json(detail);
     }
     nlohmann::json workers = nlohmann::json::array();
     uint64_t totals[size_t(Drop::kCount)] = {};
@@ -735,7 +913,11 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                            {"resolve_punted", s.resolve_punted},
                            {"redirect_punted", s.redirect_punted},
                            {"redirect_ratelimited", s.redirect_ratelimited},
-                           {"drops", dropped}});
+                           {"drops", dropped},
+                           {"loops", s.loops},
+                           {"rx_bursts", s.rx_bursts},
+                           {"busy_cycles", s.busy_cycles},
+                           {"idle_cycles", s.idle_cycles}});
     }
     nlohmann::json drops = nlohmann::json::object();
     for (size_t d = 0; d < size_t(Drop::kCount); d++)
@@ -792,7 +974,10 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                           {"workers", workers},
                           {"drops", drops},
                           {"control", control},
-                          {"reassembly", reassembly}};
+                          {"reassembly", reassembly},
+                          {"neighbors", neighbor_states_json(ncache_.list(now_ms()))},
+                          {"routes", rib_counts_json(rib_.counts())},
+                          {"tsc_hz", rte_get_tsc_hz()}};
 }
 
 absl::StatusOr<nlohmann::json> Router::stats_reset(const nlohmann::json&) {
@@ -916,6 +1101,10 @@ WorkerStats Router::since_reset(size_t w) const {
     now.redirect_punted -= b.redirect_punted;
     now.redirect_ratelimited -= b.redirect_ratelimited;
     now.redirect_no_mbuf -= b.redirect_no_mbuf;
+    now.loops -= b.loops;
+    now.rx_bursts -= b.rx_bursts;
+    now.busy_cycles -= b.busy_cycles;
+    now.idle_cycles -= b.idle_cycles;
     for (size_t d = 0; d < size_t(Drop::kCount); d++)
         now.drops[d] -= b.drops[d];
     return now;

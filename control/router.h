@@ -31,8 +31,14 @@ namespace fp6 {
 struct RouterConfig {
     DataplaneConfig dataplane;
     uint32_t max_nexthops = 1u << 20;
+    /* FIB groups (1 KiB each, reserved, backed when used): about 350k hold
+     * a million Internet-like prefixes; "table full" past this. */
+    uint32_t fib_groups = Lpm6::kDefaultMaxGroups;
     /* Milliseconds on a monotonic clock; tests replace it with a fake one. */
     std::function<uint64_t()> clock;
+    /* The --config file fp6d started with (absolute), or empty: where
+     * `config save` writes when it is given no FILE. */
+    std::string config_path;
 };
 
 /* Control-thread counters of what arrived over the punt ring and what the
@@ -129,6 +135,10 @@ class Router {
     absl::StatusOr<nlohmann::json> addr_show(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> route_add(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> route_del(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> route_append(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> route_replace(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> route_flush(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> route_load(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> route_show(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> route_get(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> neigh_add(const nlohmann::json& a);
@@ -146,6 +156,10 @@ class Router {
     void commit_if_dirty();
     absl::StatusOr<nlohmann::json> stats_show(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> stats_reset(const nlohmann::json& a);
+    /* `show running-config` and `config save [FILE]` (control/running_config.cc). */
+    absl::StatusOr<nlohmann::json> config_show(const nlohmann::json& a);
+    absl::StatusOr<nlohmann::json> config_save(const nlohmann::json& a);
+    std::string running_config() const;
     absl::StatusOr<nlohmann::json> policy_show(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> policy_add(const nlohmann::json& a);
     absl::StatusOr<nlohmann::json> policy_del(const nlohmann::json& a);
@@ -153,7 +167,11 @@ class Router {
     void expire_addresses();
 
     absl::StatusOr<uint16_t> port_by_name(const nlohmann::json& a, const char* key) const;
+    enum class RouteVerb { kAdd, kAppend, kReplace };
     absl::StatusOr<RouteSpec> route_spec(const nlohmann::json& a, bool for_add) const;
+    absl::StatusOr<RoutePath> path_of(const nlohmann::json& a, bool recursive) const;
+    /* Applies one static route change and commits it (see Rib::commit()). */
+    absl::Status route_change(const RouteSpec& spec, RouteVerb verb, bool grace);
     nlohmann::json route_json(const Route& r) const;
     void set_port_up(uint16_t port, bool up);
     /* Re-evaluates admin && link: addresses, DAD and routes follow. */
@@ -192,6 +210,9 @@ class Router {
     void publish_port_addrs(uint16_t port);
     WorkerStats since_reset(size_t worker) const;
     bool port_routes_up(uint16_t port) const;
+    /* What the workers' FIB answers for dst; for an ECMP group, the member
+     * the flow with hash `flow` goes to (see flow_hash()). */
+    const NextHop* fib_nexthop(const Ip6& dst, uint32_t flow) const;
 
     RouterConfig cfg_;
     std::unique_ptr<Tables> tables_;

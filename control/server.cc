@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,7 +15,19 @@
 
 namespace fp6 {
 
+namespace {
+
+uint64_t mono_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+}  // namespace
+
 ControlServer::~ControlServer() {
+    if (sweep_timer_ >= 0)
+        loop_.remove(sweep_timer_);
     for (auto& [fd, c] : conns_)
         close(fd);
     if (listen_fd_ >= 0) {
@@ -65,9 +78,10 @@ absl::Status ControlServer::listen(const std::string& path, const std::string& g
             return absl::InternalError(fmt::format("chown {}: {}", path, strerror(errno)));
     }
     chmod(path.c_str(), 0660);
-    if (::listen(listen_fd_, 64) != 0)
+    if (::listen(listen_fd_, int(kMaxClients)) != 0)
         return absl::InternalError(fmt::format("listen: {}", strerror(errno)));
     loop_.add_fd(listen_fd_, [this] { on_accept(); });
+    sweep_timer_ = loop_.add_timer(1000, [this] { sweep(); });
     FP6_LOG(INFO, Control, "control socket listening at {}", path);
     return absl::OkStatus();
 }
@@ -81,8 +95,32 @@ void ControlServer::on_accept() {
         // dropped instead of stalling the control thread.
         timeval tv{1, 0};
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        conns_[fd] = std::make_unique<Conn>();
+        if (conns_.size() >= kMaxClients) {
+            // Told why, rather than left waiting on a connection that is
+            // never read.
+            write_all(fd, encode_line(make_error(fmt::format(
+                              "too many clients: fp6d serves at most {} at once", kMaxClients))));
+            close(fd);
+            continue;
+        }
+        auto c = std::make_unique<Conn>();
+        c->last_read_ms = mono_ms();
+        conns_[fd] = std::move(c);
         loop_.add_fd(fd, [this, fd] { on_readable(fd); });
+    }
+}
+
+void ControlServer::sweep() {
+    uint64_t now = mono_ms();
+    std::vector<int> stale;
+    for (const auto& [fd, c] : conns_)
+        if (c->framer.pending() != 0 && now - c->last_read_ms >= kPartialTimeoutMs)
+            stale.push_back(fd);
+    for (int fd : stale) {
+        FP6_LOG(DEBUG, Control, "closing a client that left a request unfinished for {} ms",
+                kPartialTimeoutMs);
+        write_all(fd, encode_line(make_error("request not finished in time")));
+        close_conn(fd);
     }
 }
 
@@ -144,6 +182,7 @@ void ControlServer::on_readable(int fd) {
     }
     if (n < 0)
         return;
+    c.last_read_ms = mono_ms();
     c.framer.feed(std::string_view(buf, size_t(n)));
     for (;;) {
         auto line = c.framer.pop();

@@ -16,6 +16,16 @@ namespace fp6 {
 
 class ControlServer {
   public:
+    /* Per-client limits. A request line is at most kMaxRequest bytes
+     * (protocol.h): a longer one gets an error reply and the connection is
+     * closed. At most kMaxClients connections are open at once; one more
+     * gets an error reply and is closed. A connection that has sent part of
+     * a request and nothing more for kPartialTimeoutMs is closed; an idle
+     * connection between requests is kept (an interactive fp6ctl). A client
+     * that does not read its replies is dropped after about a second. */
+    static constexpr size_t kMaxClients = 256;
+    static constexpr uint64_t kPartialTimeoutMs = 5000;
+
     ControlServer(EventLoop& loop, Router& router) : loop_(loop), router_(router) {}
     ~ControlServer();
 
@@ -27,8 +37,11 @@ class ControlServer {
   private:
     struct Conn {
         LineFramer framer{kMaxRequest};
+        uint64_t last_read_ms = 0;  // CLOCK_MONOTONIC
     };
     void on_accept();
+    /* Closes the connections that have held a partial request too long. */
+    void sweep();
     void on_readable(int fd);
     void close_conn(int fd);
     bool write_all(int fd, const std::string& bytes);
@@ -37,6 +50,7 @@ class ControlServer {
     EventLoop& loop_;
     Router& router_;
     int listen_fd_ = -1;
+    int sweep_timer_ = -1;
     std::string path_;
     std::unordered_map<int, std::unique_ptr<Conn>> conns_;
 };

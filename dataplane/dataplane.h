@@ -62,6 +62,19 @@ struct PortCounters {
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_missed, rx_nombuf, rx_errors, tx_errors;
 };
 
+/* One rx or tx queue's counters, as the device reports them (drivers that
+ * keep no per-queue counters report zeros). */
+struct QueueCounters {
+    uint64_t packets = 0, bytes = 0, errors = 0;
+};
+
+/* What `stats show` adds per port beyond PortCounters: the per-queue
+ * counters and the device's extended counters by name (rte_eth_xstats). */
+struct PortDetail {
+    std::vector<QueueCounters> rxq, txq;
+    std::vector<std::pair<std::string, uint64_t>> xstats;
+};
+
 class Dataplane {
   public:
     static constexpr uint16_t kNoQueue = 0xffff;
@@ -114,6 +127,7 @@ class Dataplane {
     std::vector<uint16_t> port_ids() const;
     PortCounters port_counters(uint16_t port) const;
     void reset_port_counters(uint16_t port);
+    PortDetail port_detail(uint16_t port) const;
     const std::vector<std::unique_ptr<WorkerStats>>& worker_stats() const { return stats_; }
     const DataplaneConfig& config() const { return cfg_; }
     rte_mempool* pool() const { return pool_; }

@@ -138,14 +138,19 @@ inline Drop validate_addrs(const Ip6& src, const Ip6& dst) {
     // RFC 4291 2.7: multicast is never a source address.
     if (unlikely(src.is_multicast()))
         return Drop::kBadSource;
+    // ::1 and :: both start with a zero byte and few other addresses do:
+    // one byte spares the common case the 16-byte compares (is_unspecified()
+    // is a libc memcmp call).
     // RFC 4291 2.5.3: the loopback address never leaves a node, nor arrives on a link.
-    if (unlikely(src.is_loopback()))
+    if (unlikely(src[0] == 0) && src.is_loopback())
         return Drop::kBadSource;
-    if (unlikely(dst.is_loopback()))
-        return Drop::kBadDest;
-    // RFC 4291 2.5.2: the unspecified address is never a destination.
-    if (unlikely(dst.is_unspecified()))
-        return Drop::kBadDest;
+    if (unlikely(dst[0] == 0)) {
+        if (dst.is_loopback())
+            return Drop::kBadDest;
+        // RFC 4291 2.5.2: the unspecified address is never a destination.
+        if (dst.is_unspecified())
+            return Drop::kBadDest;
+    }
     return kOk;
 }
 
@@ -191,7 +196,7 @@ constexpr PuntReason unreachable(uint8_t code) {
 inline Verdict validate_forwarding(const rte_ipv6_hdr* ip) {
     const Ip6 src = Ip6::from_bytes(ip->src_addr);
     // RFC 4291 2.5.2: a packet with the unspecified source is never forwarded.
-    if (unlikely(src.is_unspecified()))
+    if (unlikely(src[0] == 0) && src.is_unspecified())
         return drop(Drop::kBadSource);
     // RFC 4291 2.5.6: nor one with a link-local source (it would leave its link);
     // RFC 4443 3.1: code 2, beyond scope of source address.
@@ -370,7 +375,7 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     }
 
     // Pass 2: one FIB lookup for the burst.
-    uint64_t nh_ids[BurstResult::kMax];
+    uint32_t nh_ids[BurstResult::kMax];
     if (n_lookup != 0) {
         if (likely(t.fib != nullptr && t.nexthops != nullptr))
             t.fib->lookup_bulk(dsts, nh_ids, n_lookup);
@@ -438,9 +443,11 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     for (uint16_t i = 0; i < n; i++) {
         rte_mbuf* m = pkts[i];
         if (step[i] == Step::kLookup) {
-            const NextHop* nh =
-                t.nexthops != nullptr ? t.nexthops->get(uint32_t(nh_ids[j])) : nullptr;
+            const NextHop* nh = t.nexthops != nullptr ? t.nexthops->get(nh_ids[j]) : nullptr;
             j++;
+            // ECMP: the flow's member of the group (members are never groups).
+            if (unlikely(nh != nullptr && nh->kind == NhKind::kGroup))
+                nh = t.nexthops->get(nh->pick(flow_hash(m)));
             const Verdict v = classify_route(t, m, nh);
             if (likely(v.step == Step::kForward)) {
                 // Tells the control thread the neighbour is in use (a STALE

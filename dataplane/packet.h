@@ -11,9 +11,14 @@
  * instead of being freed; every other dropped packet is freed. */
 #pragma once
 
+#include <rte_hash_crc.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include <netinet/in.h>
+
 #include <cstdint>
+#include <cstring>
 
 #include "dataplane/icmp_limit.h"
 #include "dataplane/tables.h"
@@ -44,6 +49,23 @@ enum class Drop : uint8_t {
     kCount
 };
 
+/* The hash that keeps a flow on one ECMP path (RFC 6438): both addresses,
+ * the flow label and, when TCP, UDP or SCTP follows the fixed header
+ * directly, the two ports. The frame holds an Ethernet and an IPv6 header
+ * (classify_local() checked). */
+inline uint32_t flow_hash(const rte_mbuf* m) {
+    const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, sizeof(rte_ether_hdr));
+    uint32_t h = rte_hash_crc(ip->src_addr, 32, ip->vtc_flow & rte_cpu_to_be_32(0xfffff));
+    const uint8_t proto = ip->proto;
+    if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP) &&
+        m->data_len >= sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + 4) {
+        uint32_t ports;
+        std::memcpy(&ports, ip + 1, sizeof(ports));
+        h = rte_hash_crc_4byte(ports, h);
+    }
+    return h;
+}
+
 const char* drop_name(Drop d);
 
 /* Per-worker counters, written only by their worker (plain stores, no
@@ -66,6 +88,14 @@ struct alignas(64) WorkerStats {
     uint64_t redirect_punted = 0;
     uint64_t redirect_ratelimited = 0;
     uint64_t redirect_no_mbuf = 0;
+    /* The worker loop's own counters (worker.cc): iterations of the poll
+     * loop, rx bursts that returned packets (rx / rx_bursts is the mean
+     * burst size), and TSC cycles spent in iterations that found packets
+     * (busy) or none, sleeping included (idle). */
+    uint64_t loops = 0;
+    uint64_t rx_bursts = 0;
+    uint64_t busy_cycles = 0;
+    uint64_t idle_cycles = 0;
 };
 
 /* What the packet path keeps between bursts, private to one worker: declared

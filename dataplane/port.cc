@@ -266,6 +266,31 @@ PortCounters Dataplane::port_counters(uint16_t id) const {
 
 void Dataplane::reset_port_counters(uint16_t id) {
     rte_eth_stats_reset(id);
+    rte_eth_xstats_reset(id);
+}
+
+PortDetail Dataplane::port_detail(uint16_t id) const {
+    PortDetail d;
+    rte_eth_stats s{};
+    rte_eth_stats_get(id, &s);
+    const PortState& ps = ports_[id];
+    // rte_eth_stats keeps RTE_ETHDEV_QUEUE_STAT_CNTRS queues per direction.
+    for (uint16_t q = 0; q < ps.nb_rxq && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; q++)
+        d.rxq.push_back({s.q_ipackets[q], s.q_ibytes[q], s.q_errors[q]});
+    for (uint16_t q = 0; q < ps.nb_txq && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; q++)
+        d.txq.push_back({s.q_opackets[q], s.q_obytes[q], 0});
+    int n = rte_eth_xstats_get_names(id, nullptr, 0);
+    if (n <= 0)
+        return d;
+    std::vector<rte_eth_xstat_name> names(static_cast<size_t>(n));
+    std::vector<rte_eth_xstat> values(static_cast<size_t>(n));
+    if (rte_eth_xstats_get_names(id, names.data(), unsigned(n)) != n ||
+        rte_eth_xstats_get(id, values.data(), unsigned(n)) != n)
+        return d;
+    for (int i = 0; i < n; i++)
+        if (values[size_t(i)].id < unsigned(n))
+            d.xstats.emplace_back(names[values[size_t(i)].id].name, values[size_t(i)].value);
+    return d;
 }
 
 void Dataplane::publish_worker_confs() {

@@ -1,6 +1,7 @@
 /* The worker lcores' poll loop and the two rings between workers and the
  * control thread. Each worker is a liburcu-QSBR reader: it announces a
  * quiescent state once per loop and goes offline while it sleeps. */
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -57,6 +58,10 @@ int Dataplane::run_worker(unsigned index) {
     rte_mbuf* pkts[kBurst];
     BurstResult res;
     unsigned idle_loops = 0;
+    // One TSC read per iteration: the end of one is the start of the next.
+    // The counters are plain stores to this worker's own WorkerStats (its
+    // own cache lines), read racily by the control thread.
+    uint64_t t_start = rte_rdtsc();
     while (!stop_.load(std::memory_order_relaxed)) {
         const WorkerConf* conf = rcu_dereference(confs_[index]);
         unsigned got = 0;
@@ -65,6 +70,7 @@ int Dataplane::run_worker(unsigned index) {
             if (n == 0)
                 continue;
             got += n;
+            st.rx_bursts++;
             classify_burst(*tables_, q.port, pkts, n, &res, &st, &local);
             if (res.n_tx != 0)
                 worker_tx(*conf, res, st);
@@ -74,16 +80,18 @@ int Dataplane::run_worker(unsigned index) {
         if (conf->sends_control_tx)
             worker_control_tx(*conf, st);
         rcu_quiescent_state();
-        if (got != 0 || cfg_.idle_sleep_us == 0) {
-            idle_loops = 0;
-            continue;
-        }
-        if (++idle_loops >= kIdleLoopsBeforeSleep) {
+        st.loops++;
+        if (got == 0 && cfg_.idle_sleep_us != 0 && ++idle_loops >= kIdleLoopsBeforeSleep) {
             // Offline, a sleeping worker does not hold up grace periods.
             rcu_thread_offline();
             usleep(cfg_.idle_sleep_us);
             rcu_thread_online();
+        } else if (got != 0) {
+            idle_loops = 0;
         }
+        uint64_t t_end = rte_rdtsc();
+        (got != 0 ? st.busy_cycles : st.idle_cycles) += t_end - t_start;
+        t_start = t_end;
     }
     rcu_unregister_thread();
     return 0;

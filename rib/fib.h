@@ -1,60 +1,54 @@
-/* The forwarding table the workers read: a longest-prefix-match structure
- * mapping a destination to a next hop id (see nexthop.h).
+/* The forwarding table the workers read: longest-prefix match from a
+ * destination to a next hop id (see nexthop.h), over fp6's own Lpm6
+ * (lpm6.h), which updates in place under RCU.
  *
- * Concurrency. Writer: the control thread, through publish(). Readers: the
- * workers, through lookup_bulk(), inside an RCU read-side section. DPDK
- * 22.11's rte_fib6 has no RCU support (a deleted route's tbl8 group is reused
- * at once), so a change never edits the live table: publish() builds a new
- * rte_fib6 from the whole entry set, swaps the pointer with
- * rcu_assign_pointer(), and frees the old table after a grace period.
- * TODO: a rebuild costs O(routes) per change batch; the performance issue
- * replaces this with a structure that updates in place under RCU. */
+ * Concurrency. Writer: the control thread, through set()/erase()/commit().
+ * Readers: the workers, through lookup_bulk(), between two quiescent states.
+ * A reader sees, for each destination, the answer from before or after each
+ * set()/erase(), never a torn or foreign one. commit() waits for a grace
+ * period when the table retired groups or the caller asks (to recycle next
+ * hop ids the table stopped naming), so the writer must be an offline RCU
+ * thread. */
 #pragma once
 
 #include <cstdint>
-#include <utility>
-#include <vector>
+#include <memory>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "common/ip6.h"
-
-struct rte_fib6;
+#include "rib/lpm6.h"
 
 namespace fp6 {
 
-struct FibEntry {
-    Prefix6 prefix;  // canonical
-    uint32_t nh_id;
-};
-
 class Fib {
   public:
-    /* `socket` is the NUMA socket for the tables (SOCKET_ID_ANY is fine). */
-    explicit Fib(int socket);
-    ~Fib();
-    Fib(const Fib&) = delete;
-    Fib& operator=(const Fib&) = delete;
+    /* Reserves (does not commit) address space for `max_groups` groups of
+     * 1 KiB; aborts the process if even that fails (start-up only). */
+    explicit Fib(uint32_t max_groups = Lpm6::kDefaultMaxGroups);
+    Fib(int) = delete;  // not a NUMA socket: Fib(SOCKET_ID_ANY) would mean 4G groups
 
-    /* Worker side. Looks up n (<= 64 per call is typical) destinations and
-     * writes their next hop ids; 0 means no route. Thread-safe for any number
-     * of RCU readers concurrently with publish(). */
-    void lookup_bulk(const uint8_t (*dsts)[16], uint64_t* nh_ids, int n) const;
-    uint32_t lookup(const Ip6& dst) const;
+    /* Worker side: n destinations in, next hop ids out (0: no route). */
+    void lookup_bulk(const uint8_t (*dsts)[16], uint32_t* nh_ids, unsigned n) const noexcept {
+        lpm_->lookup_bulk(dsts, nh_ids, n);
+    }
+    uint32_t lookup(const Ip6& dst) const noexcept { return lpm_->lookup(dst.data()); }
 
-    /* Control thread. Replaces the whole table with `entries` (prefixes must
-     * be unique and canonical). On failure (memory, table full) the live table
-     * is left unchanged and the error says why. Waits for one grace period
-     * before freeing the old table, so the caller must not be an online RCU
-     * reader. */
-    absl::Status publish(const std::vector<FibEntry>& entries);
+    /* Control thread. set() adds or changes p (ResourceExhausted "table
+     * full ..." when the table cannot hold it; nothing changed then). */
+    absl::Status set(const Prefix6& p, uint32_t nh_id) { return lpm_->set(p, nh_id); }
+    bool erase(const Prefix6& p) { return lpm_->erase(p); }
+    std::optional<uint32_t> get(const Prefix6& p) const { return lpm_->get(p); }
+    /* Ends a batch of changes. With `grace`, or when groups were retired,
+     * returns only after every reader has left the state before the batch. */
+    void commit(bool grace);
 
-    size_t size() const noexcept { return size_; }
+    size_t size() const noexcept { return lpm_->size(); }
     uint64_t generation() const noexcept { return generation_; }
+    const Lpm6& table() const noexcept { return *lpm_; }
 
   private:
-    rte_fib6* live_ = nullptr;  // RCU-protected
-    int socket_;
-    size_t size_ = 0;
+    std::unique_ptr<Lpm6> lpm_;
     uint64_t generation_ = 0;
 };
 

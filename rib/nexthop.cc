@@ -22,6 +22,8 @@ const char* nh_kind_name(NhKind k) {
             return "connected";
         case NhKind::kNeighbor:
             return "neighbor";
+        case NhKind::kGroup:
+            return "group";
     }
     return "?";
 }

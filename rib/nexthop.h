@@ -13,6 +13,7 @@
 
 #include <rte_ether.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -33,6 +34,7 @@ enum class NhKind : uint8_t {
     kReject,       // drop (code 6)
     kConnected,    // an on-link prefix whose destination has no neighbour entry yet
     kNeighbor,     // forward to `addr` on `port`; `l2` is valid when `resolved`
+    kGroup,        // ECMP: one of `slots` by flow hash (members are never groups)
 };
 
 const char* nh_kind_name(NhKind k);
@@ -49,10 +51,26 @@ struct alignas(64) NextHop {
      * changed, so the control thread can tell that a STALE neighbour is in
      * use (RFC 4861 7.3.3) without a lock or a per-packet atomic RMW. */
     mutable std::atomic<uint32_t> used{0};
+    /* kGroup: member ids, each repeated in proportion to its weight; a flow
+     * hash picks one (slot = hash * n_slots >> 32). */
+    static constexpr int kMaxSlots = 64;
+    uint16_t n_slots = 0;
+    std::array<uint32_t, kMaxSlots> slots{};
 
     NextHop() = default;
     NextHop(const NextHop& o)
-        : kind(o.kind), resolved(o.resolved), port(o.port), id(o.id), l2(o.l2), addr(o.addr) {}
+        : kind(o.kind),
+          resolved(o.resolved),
+          port(o.port),
+          id(o.id),
+          l2(o.l2),
+          addr(o.addr),
+          n_slots(o.n_slots),
+          slots(o.slots) {}
+
+    uint32_t pick(uint32_t flow_hash) const noexcept {
+        return slots[uint32_t((uint64_t(flow_hash) * n_slots) >> 32)];
+    }
 };
 
 class NextHopTable {

@@ -16,9 +16,12 @@ PACKAGES=(
     libdpdk-dev dpdk
     liburcu-dev libabsl-dev libgtest-dev googletest nlohmann-json3-dev
     libcli11-dev libfmt-dev libedit-dev libmnl-dev
-    python3 python3-scapy
+    python3 python3-scapy python3-prometheus-client
     iputils-ping ethtool iproute2 tcpdump traceroute
     clang
+    # tools/bench.sh (its --quick run is a test): dpdk-testpmd, l3fwd's
+    # sources; the plots are optional (skipped without gnuplot)
+    dpdk-dev dpdk-doc gnuplot-nox valgrind
 )
 
 install_packages() {

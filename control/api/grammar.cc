@@ -26,6 +26,7 @@ const std::vector<Word>& object_words() {
         {"port", {}},      {"addr", {"address", "a"}},
         {"route", {"ro"}}, {"neigh", {"neighbor", "neighbour"}},
         {"stats", {}},     {"policy", {"addrlabel"}},
+        {"config", {}},    {"show", {}},
     };
     return t;
 }
@@ -66,6 +67,21 @@ ArgSpec choice(std::string_view key, std::vector<std::string_view> words) {
 
 ArgSpec route_type() {
     return choice("type", {"unicast", "blackhole", "unreachable", "prohibit", "reject"});
+}
+
+/* route add, append and replace: one path in the words, or several as
+ * nexthop groups (ECMP). */
+CommandSpec route_change(std::string_view verb, std::string_view cmd) {
+    CommandSpec c{"route",
+                  verb,
+                  cmd,
+                  {route_type(), pos("dst", "PREFIX"), str("via", "gateway", "GW"),
+                   str("dev", "dev", "NAME"), num("weight", "weight"), num("metric", "metric"),
+                   str("src", "prefsrc", "ADDR"), flag("recursive", "recursive")}};
+    c.group_word = "nexthop";
+    c.group_key = "nexthops";
+    c.group_args = {str("via", "gateway", "GW"), str("dev", "dev", "NAME"), num("weight", "weight")};
+    return c;
 }
 
 std::vector<CommandSpec> build_table() {
@@ -112,17 +128,17 @@ std::vector<CommandSpec> build_table() {
           str("valid_lft", "valid_lft", "S|forever")}},
         {"addr", "del", "addr.del", {pos("local", "ADDR/PLEN"), str("dev", "dev", "NAME", true)}},
         {"addr", "show", "addr.show", {str("dev", "dev", "NAME")}},
-        {"route",
-         "add",
-         "route.add",
-         {route_type(), pos("dst", "PREFIX"), str("via", "gateway", "GW"),
-          str("dev", "dev", "NAME"), num("metric", "metric"), str("src", "prefsrc", "ADDR")}},
+        route_change("add", "route.add"),
+        route_change("append", "route.append"),
+        route_change("replace", "route.replace"),
         {"route",
          "del",
          "route.del",
          {route_type(), pos("dst", "PREFIX"), str("via", "gateway", "GW"),
           str("dev", "dev", "NAME"), num("metric", "metric")}},
-        {"route", "show", "route.show", {pos("dst", "PREFIX", false)}},
+        {"route", "flush", "route.flush", {}},
+        {"route", "load", "route.load", {pos("file", "FILE")}},
+        {"route", "show", "route.show", {pos("dst", "PREFIX", false), str("match", "match", "ADDR")}},
         {"route",
          "get",
          "route.get",
@@ -143,6 +159,9 @@ std::vector<CommandSpec> build_table() {
          "policy.add",
          {pos("prefix", "PREFIX"), num("precedence", "precedence"), num("label", "label")}},
         {"policy", "del", "policy.del", {pos("prefix", "PREFIX")}},
+        {"config", "show", "config.show", {}},
+        {"config", "save", "config.save", {pos("file", "FILE", false)}},
+        {"show", "running-config", "config.show", {}},
     };
 }
 
@@ -376,6 +395,12 @@ std::string usage(const CommandSpec& spec) {
     std::string s = fmt::format("{} {}", spec.object, spec.verb);
     for (const auto& a : spec.args)
         s += fmt::format(" {}", usage_part(a));
+    if (!spec.group_word.empty()) {
+        s += fmt::format(" [{}", spec.group_word);
+        for (const auto& a : spec.group_args)
+            s += fmt::format(" {}", usage_part(a));
+        s += "]...";
+    }
     return s;
 }
 
@@ -384,6 +409,14 @@ std::string usage_text() {
     for (const auto& c : command_table())
         s += usage(c) + "\n";
     return s;
+}
+
+std::string_view canonical_object(std::string_view w) {
+    return canonical(object_words(), w);
+}
+
+std::string_view canonical_verb(std::string_view w) {
+    return canonical(verb_words(), w);
 }
 
 bool is_known_command(std::string_view cmd) {
@@ -416,9 +449,33 @@ absl::StatusOr<json> parse_command(const std::vector<std::string>& words) {
             merged.erase(merged.begin() + long(i) + 1);
         }
     }
+    // Repeated groups ("nexthop ...") are cut off and parsed one by one.
+    std::vector<std::vector<std::string>> groups;
+    if (!spec->group_word.empty()) {
+        auto first = std::find(merged.begin() + 2, merged.end(), spec->group_word);
+        for (auto it = first; it != merged.end();) {
+            auto next = std::find(it + 1, merged.end(), spec->group_word);
+            groups.emplace_back(it + 1, next);
+            it = next;
+        }
+        merged.erase(first, merged.end());
+    }
     auto args = ArgParser(*spec, merged, 2).run();
     if (!args.ok())
         return args.status();
+    if (!groups.empty()) {
+        CommandSpec group_spec{spec->object, spec->group_word, spec->cmd, spec->group_args};
+        json list = json::array();
+        for (const auto& g : groups) {
+            if (g.empty())
+                return bad(fmt::format("empty {} group", quote_word(spec->group_word)));
+            auto one = ArgParser(group_spec, g, 0).run();
+            if (!one.ok())
+                return one.status();
+            list.push_back(std::move(*one));
+        }
+        (*args)[std::string(spec->group_key)] = std::move(list);
+    }
     return make_request(spec->cmd, std::move(*args));
 }
 

@@ -48,6 +48,13 @@ struct CommandSpec {
     /* When not empty: at least one non-positional argument must be given, and
      * this is the error otherwise ("nothing to set"). */
     std::string_view need_one;
+    /* Repeated groups after the arguments, e.g. route add's
+     * "[nexthop via GW [dev NAME] [weight N]]...": each group starts with the
+     * word `group_word`, takes `group_args`, and lands as an object in the
+     * array args[group_key]. */
+    std::string_view group_word = {};
+    std::string_view group_key = {};
+    std::vector<ArgSpec> group_args = {};
 };
 
 /* Every command, grouped by object, in help order. */
@@ -58,6 +65,11 @@ std::string usage(const CommandSpec& spec);
 
 /* The usage lines of all commands, one per line, each ending in "\n". */
 std::string usage_text();
+
+/* The canonical spelling of an object or verb word ("address" -> "addr",
+ * "ls" -> "show"); w itself when it is no alias. For completion and help. */
+std::string_view canonical_object(std::string_view w);
+std::string_view canonical_verb(std::string_view w);
 
 /* True if cmd is the protocol command of some table entry ("route.add"). */
 bool is_known_command(std::string_view cmd);

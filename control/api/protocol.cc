@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -137,7 +138,40 @@ std::vector<std::string> encode_reply(const json& data, size_t max_line) {
 
 /* ---- server side ---- */
 
+namespace {
+
+/* How deeply arrays and objects nest in `line`, read as JSON text (brackets
+ * inside strings do not count). Refusing deep requests before parsing keeps
+ * every later walk of the value (printing one back in an error, a handler
+ * reading it) from recursing tens of thousands of levels deep: a 64 KiB
+ * line can hold 32768 nested arrays, which overflows the stack. */
+int nesting_depth(std::string_view line) {
+    int depth = 0, deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < line.size(); i++) {
+        const char c = line[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;  // the escaped character, a quote included
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
+}  // namespace
+
 absl::StatusOr<Request> parse_request(std::string_view line) {
+    if (nesting_depth(line) > kMaxRequestDepth)
+        return absl::InvalidArgumentError(
+            fmt::format("request nested deeper than {} levels", kMaxRequestDepth));
     json j = json::parse(line.begin(), line.end(), nullptr, false);
     if (j.is_discarded())
         return absl::InvalidArgumentError("request is not JSON");

@@ -26,6 +26,7 @@ namespace fp6 {
 
 constexpr int kProtocolVersion = 1;
 constexpr size_t kMaxRequest = 65536; /* bytes of one request line, without "\n" */
+constexpr int kMaxRequestDepth = 32;  /* nesting of arrays and objects in a request */
 constexpr size_t kMaxReply = 1 << 20; /* bytes of one reply line, without "\n" */
 constexpr std::string_view kDefaultSocket = "/run/fp6/fp6.sock";
 constexpr std::chrono::milliseconds kDefaultTimeout{30000};
@@ -88,9 +89,9 @@ struct Request {
 };
 
 /* Decodes and checks one request line (without "\n"). The error Status is
- * InvalidArgument with a message ready for make_error: not JSON, not an
- * object, missing or wrong "v", missing or unknown "cmd", "args" not an
- * object. A missing "args" is {}. */
+ * InvalidArgument with a message ready for make_error: nested deeper than
+ * kMaxRequestDepth, not JSON, not an object, missing or wrong "v", missing
+ * or unknown "cmd", "args" not an object. A missing "args" is {}. */
 absl::StatusOr<Request> parse_request(std::string_view line);
 
 /* A blocking client: connect once, then call() any number of times. Status

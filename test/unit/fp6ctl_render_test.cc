@@ -127,6 +127,55 @@ TEST(Render, StatsNameDropReasonsNonzeroFirst) {
     EXPECT_EQ(l[10], "no_neigh           0");
 }
 
+TEST(Render, HumanCountHasThreeSignificantDigitsAndAnSiSuffix) {
+    struct Row {
+        uint64_t n;
+        const char* want;
+    };
+    const Row rows[] = {
+        {0, "0"},
+        {999, "999"},
+        {1000, "1.00k"},
+        {1234, "1.23k"},
+        {9994, "9.99k"},
+        {9996, "10.0k"},  // rounds up into the next width
+        {12345, "12.3k"},
+        {99949, "99.9k"},
+        {99960, "100k"},
+        {123456, "123k"},
+        {999499, "999k"},
+        {999500, "1.00M"},  // not "1000k"
+        {1234567, "1.23M"},
+        {14880952, "14.9M"},
+        {100000000000ULL, "100G"},
+        {1234567890123ULL, "1.23T"},
+        {1000000000000000ULL, "1.00P"},
+        {18446744073709551615ULL, "18.4E"},
+    };
+    for (const auto& r : rows) {
+        SCOPED_TRACE(r.n);
+        EXPECT_EQ(human_count(r.n), r.want);
+    }
+}
+
+TEST(Render, HumanStatsUseSuffixesOnCountersOnly) {
+    json data = json::parse(R"({
+      "ports":[{"ifname":"p0","rx_packets":14880952,"tx_packets":999,"rx_bytes":952380928,
+                "tx_bytes":0,"rx_missed":1000,"rx_nombuf":0,"rx_errors":0,"tx_errors":0}],
+      "workers":[{"lcore":12,"rx_packets":14880952,"forwarded":14000000,"punted":5,"drops":880947}],
+      "drops":{"no_route":880947}})");
+    auto l = lines_of(render("stats.show", data, {.human = true}));
+    ASSERT_EQ(l.size(), 8u);
+    EXPECT_EQ(l[1],
+              "p0         14.9M      952M         999         0      1.00k          0  "
+              "        0          0");
+    // The lcore is a name, not a counter.
+    EXPECT_EQ(l[4], "   12       14.9M      14.0M       5   881k");
+    EXPECT_EQ(l[7], "no_route        881k");
+    // Without -h the same data prints exact numbers.
+    EXPECT_NE(render("stats.show", data).find("14880952"), std::string::npos);
+}
+
 TEST(Render, EmptyDataPrintsNothing) {
     EXPECT_EQ(render("route.add", nullptr), "");
     EXPECT_EQ(render("route.show", json::array()), "");

@@ -67,6 +67,19 @@ TEST(Grammar, EveryCommandFormParses) {
          "route.add",
          {{"type", "unreachable"}, {"dst", "2001:db8:2::/48"}, {"metric", 5}}},
         {"route add prohibit ::/0", "route.add", {{"type", "prohibit"}, {"dst", "::/0"}}},
+        {"route append 2001:db8::/32 nexthop via 2001:db8:a::2 weight 3 nexthop via "
+         "fe80::1 dev p1",
+         "route.append",
+         {{"dst", "2001:db8::/32"},
+          {"nexthops",
+           {{{"gateway", "2001:db8:a::2"}, {"weight", 3}},
+            {{"gateway", "fe80::1"}, {"dev", "p1"}}}}}},
+        {"route replace 2001:db8::/32 via 2001:db8:c::1 recursive metric 7",
+         "route.replace",
+         {{"dst", "2001:db8::/32"}, {"gateway", "2001:db8:c::1"}, {"recursive", true},
+          {"metric", 7}}},
+        {"route load /tmp/routes.txt", "route.load", {{"file", "/tmp/routes.txt"}}},
+        {"route show match 2001:db8::1", "route.show", {{"match", "2001:db8::1"}}},
         {"route add reject ::/0", "route.add", {{"type", "reject"}, {"dst", "::/0"}}},
         {"route add unicast ::/0 dev p0",
          "route.add",
@@ -86,6 +99,10 @@ TEST(Grammar, EveryCommandFormParses) {
         {"neigh show dev p0", "neigh.show", {{"dev", "p0"}}},
         {"stats show", "stats.show", json::object()},
         {"stats reset", "stats.reset", json::object()},
+        {"show running-config", "config.show", json::object()},
+        {"config show", "config.show", json::object()},
+        {"config save", "config.save", json::object()},
+        {"config save /etc/fp6/fp6.conf", "config.save", {{"file", "/etc/fp6/fp6.conf"}}},
     };
     for (const auto& r : rows) {
         SCOPED_TRACE(r.line);
@@ -111,12 +128,13 @@ struct BadRow {
 
 TEST(Grammar, EveryErrorNamesTheWord) {
     const BadRow rows[] = {
-        {"", "missing command; expected one of: port, addr, route, neigh, stats, policy"},
+        {"", "missing command; expected one of: port, addr, route, neigh, stats, policy, config, "
+             "show"},
         {"rout add ::/0 dev p0",
          "unknown word \"rout\"; expected one of: port, addr, route, "
-         "neigh, stats, policy"},
-        {"route", "missing word after \"route\"; expected one of: add, del, show, get"},
-        {"route ad ::/0", "unknown word \"ad\"; expected one of: add, del, show, get"},
+         "neigh, stats, policy, config, show"},
+        {"route", "missing word after \"route\"; expected one of: add, append, replace, del, flush, load, show, get"},
+        {"route ad ::/0", "unknown word \"ad\"; expected one of: add, append, replace, del, flush, load, show, get"},
         {"stats get", "unknown word \"get\"; expected one of: show, reset"},
         {"port add p0 devargs", "missing value after \"devargs\""},
         {"route add ::/0 dev", "missing value after \"dev\""},
@@ -129,7 +147,7 @@ TEST(Grammar, EveryErrorNamesTheWord) {
          "\"metric\" expects a number up to 4294967295, got \"99999999999999999999999\""},
         {"route add ::/0 dev p0 foo",
          "unknown word \"foo\"; expected one of: unicast, blackhole, unreachable, prohibit, "
-         "reject, via, dev, metric, src"},
+         "reject, via, dev, weight, metric, src, recursive"},
         {"route add ::/0 dev p0 dev p1", "\"dev\" given twice"},
         {"route add blackhole unreachable ::/0",
          "conflicting words \"blackhole\" and \"unreachable\""},
@@ -152,6 +170,9 @@ TEST(Grammar, EveryErrorNamesTheWord) {
          "[mtu N] [no-linklocal]"},
         {"port del", "missing NAME; usage: port del NAME"},
         {"port del p0 p1", "unexpected word \"p1\"; usage: port del NAME"},
+        {"route add ::/0 nexthop", "empty \"nexthop\" group"},
+        {"route add ::/0 nexthop via fe80::1 metric 5",
+         "unknown word \"metric\"; expected one of: via, dev, weight"},
         {"stats show all", "unexpected word \"all\"; usage: stats show"},
         {"addr add 2001:db8::1/64",
          "missing \"dev NAME\"; usage: addr add ADDR/PLEN dev NAME [preferred-source] [temporary] "
@@ -164,7 +185,8 @@ TEST(Grammar, EveryErrorNamesTheWord) {
         {"route add via fe80::1",
          "missing PREFIX; usage: route add "
          "[unicast|blackhole|unreachable|prohibit|reject] PREFIX "
-         "[via GW] [dev NAME] [metric N] [src ADDR]"},
+         "[via GW] [dev NAME] [weight N] [metric N] [src ADDR] [recursive] "
+         "[nexthop [via GW] [dev NAME] [weight N]]..."},
         {"route get", "missing ADDR; usage: route get ADDR [from ADDR] [oif NAME]"},
         {"neigh add fe80::1 dev p0",
          "missing \"lladdr MAC\"; usage: neigh add ADDR lladdr MAC "
@@ -221,7 +243,7 @@ TEST(Grammar, ParseLineSkipsBlankLinesAndRejectsOpenQuotes) {
 
     auto bad = parse_line("route frob");
     EXPECT_EQ(bad.status().message(),
-              "unknown word \"frob\"; expected one of: add, del, show, get");
+              "unknown word \"frob\"; expected one of: add, append, replace, del, flush, load, show, get");
 }
 
 TEST(Grammar, UsageTextCoversTheTable) {
@@ -229,7 +251,7 @@ TEST(Grammar, UsageTextCoversTheTable) {
     EXPECT_NE(text.find("port add NAME devargs DEVARGS [mtu N] [no-linklocal]\n"),
               std::string::npos);
     EXPECT_NE(text.find("neigh add ADDR lladdr MAC dev NAME [router]\n"), std::string::npos);
-    EXPECT_NE(text.find("route show [PREFIX]\n"), std::string::npos);
+    EXPECT_NE(text.find("route show [PREFIX] [match ADDR]\n"), std::string::npos);
     size_t lines = std::count(text.begin(), text.end(), '\n');
     EXPECT_EQ(lines, command_table().size());
     EXPECT_FALSE(is_known_command("route.frob"));

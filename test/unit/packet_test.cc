@@ -159,14 +159,14 @@ class PacketPath : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
         nhs_ = new NextHopTable(64);
-        fib_ = new Fib(SOCKET_ID_ANY);
+        fib_ = new Fib();
 
-        std::vector<FibEntry> entries;
         auto route = [&](const char* prefix, const NextHop& nh) {
             const uint32_t id = nhs_->alloc();
             ASSERT_NE(id, 0u);
             nhs_->publish(id, nh);
-            entries.push_back({Prefix6::parse(prefix)->canonical(), id});
+            const absl::Status st = fib_->set(Prefix6::parse(prefix)->canonical(), id);
+            ASSERT_TRUE(st.ok()) << st;
         };
         auto simple = [](NhKind k, uint16_t port = 0) {
             NextHop nh;
@@ -201,8 +201,6 @@ class PacketPath : public ::testing::Test {
         route("2001:db8:bad0::/48", simple(NhKind::kUnreachable));
         route("2001:db8:bad1::/48", simple(NhKind::kProhibit));
         route("2001:db8:bad2::/48", simple(NhKind::kReject));
-        const absl::Status s = fib_->publish(entries);
-        ASSERT_TRUE(s.ok()) << s;
     }
 
     static void TearDownTestSuite() {

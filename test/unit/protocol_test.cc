@@ -186,6 +186,35 @@ TEST(Protocol, ParseRequestRefusesBadRequests) {
     }
 }
 
+/* A request line of 64 KiB can nest 32768 arrays; printing such a "v" back
+ * in the error overflowed the stack (found by test/fuzz/fuzz_control). */
+TEST(Protocol, ParseRequestRefusesDeepNesting) {
+    auto nested = [](int depth, const char* open, const char* close) {
+        std::string v;
+        for (int i = 0; i < depth; i++)
+            v += open;
+        v += "1";
+        for (int i = 0; i < depth; i++)
+            v += close;
+        return v;
+    };
+    const std::string deep_v = R"({"v":)" + nested(32000, "[", "]") + R"(,"cmd":"port.show"})";
+    auto r = parse_request(deep_v);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().message(), "request nested deeper than 32 levels");
+    // Depth 32 in all, the request object included, is the most taken.
+    const std::string args31 =
+        R"({"v":1,"cmd":"port.show","args":{"a":)" + nested(30, "[", "]") + "}}";
+    EXPECT_TRUE(parse_request(args31).ok()) << parse_request(args31).status();
+    const std::string args32 =
+        R"({"v":1,"cmd":"port.show","args":{"a":)" + nested(31, "[", "]") + "}}";
+    EXPECT_FALSE(parse_request(args32).ok());
+    // Brackets inside strings, escaped quotes included, do not count.
+    const std::string in_string =
+        R"({"v":1,"cmd":"port.show","args":{"a":""[[[[)" + std::string(100, '[') + R"("}})";
+    EXPECT_TRUE(parse_request(in_string).ok()) << parse_request(in_string).status();
+}
+
 /* ---- Client against a tiny server ---- */
 
 class TempDir {

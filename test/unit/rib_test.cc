@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+
 #include "rib/addr.h"
 #include "test/unit/eal_env.h"
 
@@ -22,9 +25,9 @@ const Mac kMacB({0x02, 0, 0, 0, 0, 0xb});
 
 class RibTest : public ::testing::Test {
   protected:
-    RibTest() : offline_(), nhs_(64), fib_(SOCKET_ID_ANY), rib_(nhs_, fib_), addrs_(rib_) {
-        rib_.set_port(0, {"p0", Mac({0x02, 0, 0, 0, 0, 0x10})});
-        rib_.set_port(1, {"p1", Mac({0x02, 0, 0, 0, 0, 0x11})});
+    RibTest() : offline_(), nhs_(64), fib_(), rib_(nhs_, fib_), addrs_(rib_) {
+        rib_.set_port(0, {"p0", Mac({0x02, 0, 0, 0, 0, 0x10}), true});
+        rib_.set_port(1, {"p1", Mac({0x02, 0, 0, 0, 0, 0x11}), true});
         EXPECT_TRUE(addrs_.add(0, A("2001:db8:a::1"), 64, true).ok());
         EXPECT_TRUE(addrs_.add(1, A("2001:db8:b::1"), 64, true).ok());
         // As if duplicate address detection had passed.
@@ -280,6 +283,207 @@ TEST_F(RibTest, AddressUniqueness) {
     EXPECT_TRUE(addrs_.add(0, A("fe80::1"), 64, true).ok());
     EXPECT_TRUE(addrs_.add(1, A("fe80::1"), 64, true).ok()) << "link-local is per link";
     EXPECT_EQ(addrs_.del(0, A("2001:db8:a::5"), 64, true).code(), absl::StatusCode::kNotFound);
+}
+
+
+RouteSpec Via(const char* dst, const char* gw, uint32_t metric = kMetricDefault) {
+    return RouteSpec(P(dst), RouteType::kUnicast, A(gw), std::nullopt, metric);
+}
+RouteSpec Multi(const char* dst, std::vector<RoutePath> paths) {
+    RouteSpec s(P(dst));
+    s.paths = std::move(paths);
+    return s;
+}
+RoutePath Hop(const char* gw, uint32_t weight = 1) {
+    RoutePath p;
+    p.gateway = A(gw);
+    p.weight = weight;
+    return p;
+}
+
+TEST_F(RibTest, RecursiveRouteFollowsTheRouteToItsGateway) {
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:c::/64", "2001:db8:a::2")).ok());
+    RouteSpec rec = Via("2001:db8:100::/48", "2001:db8:c::1");
+    absl::Status st = rib_.add_static(rec);
+    EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+    EXPECT_NE(std::string(st.message()).find("add recursive"), std::string::npos) << st;
+    rec.paths[0].recursive = true;
+    ASSERT_TRUE(rib_.add_static(rec).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    const NextHop* nh = fib_nh("2001:db8:100::1");
+    ASSERT_EQ(nh->kind, NhKind::kNeighbor);
+    EXPECT_EQ(nh->addr, A("2001:db8:a::2")) << "packets go where the gateway's route sends them";
+    EXPECT_EQ(nh->port, 0);
+
+    // The route to the gateway moves: the recursive route follows.
+    ASSERT_TRUE(rib_.replace_static(Via("2001:db8:c::/64", "2001:db8:b::2")).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->addr, A("2001:db8:b::2"));
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 1);
+
+    // It goes: the recursive route stays in the RIB, inactive, out of the FIB.
+    ASSERT_TRUE(rib_.del_static(RouteSpec(P("2001:db8:c::/64"))).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->kind, NhKind::kNoRoute);
+    auto kept = rib_.routes_of(P("2001:db8:100::/48"));
+    ASSERT_EQ(kept.size(), 1u);
+    EXPECT_FALSE(kept[0]->active);
+
+    // It comes back.
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:c::/64", "2001:db8:a::2")).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->addr, A("2001:db8:a::2"));
+    EXPECT_TRUE(rib_.routes_of(P("2001:db8:100::/48"))[0]->active);
+}
+
+TEST_F(RibTest, InactiveRouteStepsAsideAndReturns) {
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:100::/48", "2001:db8:a::2", 10)).ok());
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:100::/48", "2001:db8:b::2", 20)).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 0) << "metric 10 forwards";
+
+    // p0's address goes, and with it the connected route the gateway needs.
+    ASSERT_TRUE(addrs_.del(0, A("2001:db8:a::1"), 64, true).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 1) << "metric 20 takes over";
+    auto both = rib_.routes_of(P("2001:db8:100::/48"));
+    ASSERT_EQ(both.size(), 2u);
+    EXPECT_FALSE(both[0]->active);
+    EXPECT_TRUE(both[1]->active);
+
+    ASSERT_TRUE(addrs_.add(0, A("2001:db8:a::1"), 64, true).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 0) << "metric 10 is back";
+
+    // A link-local gateway lives and dies with its port.
+    ASSERT_TRUE(rib_.add_static(RouteSpec(P("2001:db8:200::/48"), RouteType::kUnicast,
+                                          A("fe80::2"), uint16_t(1)))
+                    .ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:200::1")->addr, A("fe80::2"));
+    rib_.set_port_up(1, false);
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:200::1")->kind, NhKind::kNoRoute);
+    rib_.set_port_up(1, true);
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:200::1")->addr, A("fe80::2"));
+}
+
+/* The share of 100k random flow hashes each member of a group gets. */
+std::map<uint32_t, double> shares(const NextHopTable& nhs, const NextHop& group) {
+    std::map<uint32_t, double> n;
+    std::mt19937 rng(9);
+    constexpr int kFlows = 100000;
+    for (int i = 0; i < kFlows; i++) {
+        uint32_t member = group.pick(uint32_t(rng()));
+        EXPECT_EQ(nhs.get(member)->kind, NhKind::kNeighbor) << "members are never groups";
+        n[member] += 1.0 / kFlows;
+    }
+    return n;
+}
+
+TEST_F(RibTest, EcmpSharesByWeightAndDropsInactivePaths) {
+    ASSERT_TRUE(
+        rib_.add_static(Multi("2001:db8:100::/48", {Hop("2001:db8:a::2"), Hop("2001:db8:b::2")}))
+            .ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    const NextHop* g = fib_nh("2001:db8:100::1");
+    ASSERT_EQ(g->kind, NhKind::kGroup);
+    for (auto [id, share] : shares(nhs_, *g))
+        EXPECT_NEAR(share, 0.5, 0.05) << "within 10 % of an even split";
+
+    ASSERT_TRUE(rib_.replace_static(Multi("2001:db8:100::/48", {Hop("2001:db8:a::2", 3),
+                                                                Hop("2001:db8:b::2", 1)}))
+                    .ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    g = fib_nh("2001:db8:100::1");
+    ASSERT_EQ(g->kind, NhKind::kGroup);
+    for (auto [id, share] : shares(nhs_, *g))
+        EXPECT_NEAR(share, nhs_.get(id)->port == 0 ? 0.75 : 0.25, 0.03);
+
+    // A path whose gateway stops being on-link leaves the group.
+    ASSERT_TRUE(addrs_.del(1, A("2001:db8:b::1"), 64, true).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    const NextHop* one = fib_nh("2001:db8:100::1");
+    ASSERT_EQ(one->kind, NhKind::kNeighbor);
+    EXPECT_EQ(one->addr, A("2001:db8:a::2"));
+    ASSERT_TRUE(addrs_.add(1, A("2001:db8:b::1"), 64, true).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->kind, NhKind::kGroup) << "and comes back";
+}
+
+TEST_F(RibTest, AppendReplaceDeleteOnePathAndFlush) {
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:100::/48", "2001:db8:a::2")).ok());
+    RouteSpec more = Via("2001:db8:100::/48", "2001:db8:b::2");
+    ASSERT_TRUE(rib_.append_static(more).ok());
+    EXPECT_EQ(rib_.append_static(more).code(), absl::StatusCode::kAlreadyExists);
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->kind, NhKind::kGroup);
+    ASSERT_EQ(rib_.routes_of(P("2001:db8:100::/48"))[0]->paths.size(), 2u);
+
+    // del with a gateway takes that path out of a multipath route.
+    ASSERT_TRUE(rib_.del_static(Via("2001:db8:100::/48", "2001:db8:a::2")).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->addr, A("2001:db8:b::2"));
+
+    // replace swaps in place; replace of nothing adds.
+    ASSERT_TRUE(rib_.replace_static(Via("2001:db8:100::/48", "2001:db8:a::3")).ok());
+    ASSERT_TRUE(rib_.replace_static(Via("2001:db8:200::/48", "2001:db8:a::4")).ok());
+    ASSERT_TRUE(rib_.add_static(RouteSpec(P("2001:db8:dead::/48"), RouteType::kBlackhole)).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->addr, A("2001:db8:a::3"));
+    EXPECT_EQ(fib_nh("2001:db8:200::1")->addr, A("2001:db8:a::4"));
+    EXPECT_EQ(rib_.replace_static(RouteSpec(P("2001:db8:a::/64"), RouteType::kBlackhole,
+                                            std::nullopt, std::nullopt, kMetricConnected))
+                  .code(),
+              absl::StatusCode::kFailedPrecondition)
+        << "a connected route is not the operator's to replace";
+
+    EXPECT_EQ(rib_.flush_static(), 3u);
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->kind, NhKind::kNoRoute);
+    EXPECT_EQ(fib_nh("2001:db8:a::9")->kind, NhKind::kConnected) << "connected routes stay";
+    EXPECT_EQ(rib_.counts().static_routes, 0u);
+}
+
+TEST_F(RibTest, SeveralRoutesMatchNamesThem) {
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:100::/48", "2001:db8:a::2", 10)).ok());
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:100::/48", "2001:db8:b::2", 20)).ok());
+    absl::Status st = rib_.del_static(RouteSpec(P("2001:db8:100::/48")));
+    EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(st.message(),
+              "several routes match: 2001:db8:100::/48 via 2001:db8:a::2 metric 10; "
+              "2001:db8:100::/48 via 2001:db8:b::2 metric 20");
+    EXPECT_TRUE(rib_.del_static(RouteSpec(P("2001:db8:100::/48"), RouteType::kUnicast,
+                                          std::nullopt, uint16_t(1)))
+                    .ok())
+        << "dev singles one out";
+}
+
+TEST(RibFull, TableFullRefusesWithoutCorruptingWhatIsThere) {
+    struct Offline {
+        Offline() { rcu_thread_offline(); }
+        ~Offline() { rcu_thread_online(); }
+    } off;
+    NextHopTable nhs(64);
+    Fib fib(4u);  // four groups: a /48 takes three
+    Rib rib(nhs, fib);
+    rib.set_port(0, {"p0", Mac({0x02, 0, 0, 0, 0, 0x10}), true});
+    ASSERT_TRUE(rib.add_static(RouteSpec(P("2001:db8:1::/48"), RouteType::kUnicast,
+                                         std::nullopt, uint16_t(0)))
+                    .ok());
+    ASSERT_TRUE(rib.commit().ok());
+    RouteSpec big(P("2001:db9:0:1::/64"), RouteType::kUnicast, std::nullopt, uint16_t(0));
+    ASSERT_TRUE(rib.add_static(big).ok());
+    absl::Status st = rib.commit();
+    EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_NE(std::string(st.message()).find("table full"), std::string::npos) << st;
+    // What the control thread does with a refusal: take it back, commit.
+    ASSERT_TRUE(rib.del_static(big).ok());
+    ASSERT_TRUE(rib.commit().ok());
+    EXPECT_EQ(fib.size(), 1u);
+    EXPECT_EQ(nhs.get(fib.lookup(A("2001:db8:1::1")))->kind, NhKind::kConnected);
+    EXPECT_EQ(fib.lookup(A("2001:db9:0:1::1")), 0u);
 }
 
 }  // namespace

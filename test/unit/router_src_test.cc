@@ -131,7 +131,10 @@ TEST_F(RouterSrcTest, RouteSrcWinsWhileUsable) {
 TEST_F(RouterSrcTest, NoSourceAndNotReadyAreToldApart) {
     ok("port.set", {{"ifname", "p0"}, {"state", "down"}});
     ok("port.set", {{"ifname", "p1"}, {"state", "down"}});
-    EXPECT_EQ(src_for("2001:db8:100::5"), "error: no source address");
+    // The route via 2001:db8:b::2 went inactive with p1's connected route;
+    // asking through p1 still runs source selection.
+    EXPECT_FALSE(run("route.get", {{"dst", "2001:db8:100::5"}}).ok());
+    EXPECT_EQ(src_for("2001:db8:100::5", {{"oif", "p1"}}), "error: no source address");
     EXPECT_EQ(control("src_none"), 1u);
     ok("port.set", {{"ifname", "p1"}, {"dad_transmits", 1}});
     ok("port.set", {{"ifname", "p1"}, {"state", "up"}});  // DAD running: tentative

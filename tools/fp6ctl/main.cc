@@ -1,12 +1,17 @@
 /* fp6ctl: the command-line client of fp6d.
  *
- *   fp6ctl [--socket PATH] [-j] [-p] OBJECT VERB ARGS...
- *   fp6ctl [--socket PATH] [-j] [-p] -f FILE
+ *   fp6ctl [--socket PATH] [-j] [-p] [-h] OBJECT VERB ARGS...
+ *   fp6ctl [--socket PATH] [-j] [-p] [-h] [-x] -f FILE
+ *   fp6ctl [--socket PATH]                  (a prompt, when stdin is a terminal)
+ *   fp6ctl --complete WORDS...              (for tools/completion/fp6ctl.bash)
  *
  * Exit codes (docs/cli.md): 0 done, 1 the command could not be parsed, 2 fp6d
  * refused it, 3 fp6d could not be reached. */
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -18,7 +23,10 @@
 
 #include "control/api/grammar.h"
 #include "control/api/protocol.h"
+#include "tools/fp6ctl/complete.h"
+#include "tools/fp6ctl/prompt.h"
 #include "tools/fp6ctl/render.h"
+#include "tools/fp6ctl/watch.h"
 
 namespace fp6::ctl {
 namespace {
@@ -29,6 +37,8 @@ struct Options {
     std::string socket = std::string(kDefaultSocket);
     bool json = false;
     bool pretty = false;
+    bool human = false; /* -h: SI suffixes on counters */
+    bool echo = false;  /* -x: print each command to stderr before it runs */
     std::string file;
     double timeout_s = 30;
     std::vector<std::string> words;
@@ -54,7 +64,7 @@ int exit_code(const absl::Status& st) {
 
 void print(const Options& o, const std::string& cmd, const nlohmann::json& data) {
     if (!o.json) {
-        std::cout << render(cmd, data);
+        std::cout << render(cmd, data, {.human = o.human});
     } else if (!data.is_null()) {
         std::cout << data.dump(o.pretty ? 2 : -1, ' ', false,
                                nlohmann::json::error_handler_t::replace)
@@ -62,10 +72,11 @@ void print(const Options& o, const std::string& cmd, const nlohmann::json& data)
     }
 }
 
-/* A parsed request and where it came from ("" or "FILE:LINE: "). */
+/* A parsed request, where it came from ("" or "FILE:LINE: ") and its text. */
 struct Job {
     std::string where;
     nlohmann::json request;
+    std::string text;
 };
 
 /* Connects once and runs the jobs in order, stopping at the first error. */
@@ -79,6 +90,10 @@ int run_jobs(const Options& o, const std::vector<Job>& jobs) {
         return exit_code(client.status());
     }
     for (const auto& job : jobs) {
+        if (o.echo) {
+            std::cout.flush();
+            std::cerr << "+ " << job.text << "\n" << std::flush;
+        }
         auto data = client->call(job.request);
         if (!data.ok()) {
             report(o, job.where + std::string(data.status().message()));
@@ -96,7 +111,22 @@ int run_words(const Options& o) {
         report(o, std::string(req.status().message()));
         return kParse;
     }
-    return run_jobs(o, {{"", std::move(*req)}});
+    std::string text;
+    for (const auto& w : o.words)
+        text += (text.empty() ? "" : " ") + w;
+    return run_jobs(o, {{"", std::move(*req), text}});
+}
+
+/* One line typed at the prompt. */
+int run_typed_line(const Options& o, const std::string& line) {
+    auto req = parse_line(line);
+    if (!req.ok()) {
+        report(o, std::string(req.status().message()));
+        return kParse;
+    }
+    if (!*req)
+        return kDone;
+    return run_jobs(o, {{"", std::move(**req), line}});
 }
 
 /* Reads the whole file ("-" is stdin) into lines. */
@@ -136,8 +166,12 @@ int run_file(const Options& o) {
             report(o, where + std::string(req.status().message()));
             return kParse;
         }
-        if (*req)
-            jobs.push_back({where, std::move(**req)});
+        if (*req) {
+            std::string text = lines[i];
+            text.erase(0, text.find_first_not_of(" \t"));
+            text.erase(text.find_last_not_of(" \t\r") + 1);
+            jobs.push_back({where, std::move(**req), std::move(text)});
+        }
     }
     return run_jobs(o, jobs);
 }
@@ -145,17 +179,64 @@ int run_file(const Options& o) {
 void setup(CLI::App& app, Options& o) {
     app.prefix_command();
     app.set_version_flag("--version", std::string("fp6ctl ") + FP6_VERSION);
+    // -h is human-readable counters (as in ls, df, ip); help is --help only.
+    app.set_help_flag("--help", "print this help and exit");
     app.add_option("--socket", o.socket, "fp6d's control socket")->capture_default_str();
     app.add_flag("-j,--json", o.json, "print the reply data as JSON (one line)");
     app.add_flag("-p,--pretty", o.pretty, "indent the JSON output (implies -j)");
+    app.add_flag("-h,--human", o.human, "counters in tables with SI suffixes (1.23M)");
     app.add_option("-f,--file", o.file, "run the commands in FILE, one per line (- is stdin)");
+    app.add_flag("-x,--echo", o.echo, "print each command to stderr (\"+ COMMAND\") as it runs");
     app.add_option("--timeout", o.timeout_s, "seconds to wait for fp6d")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    app.footer("Commands:\n" + usage_text());
+    app.footer("Commands:\n" + usage_text() +
+               "\nWithout a command, on a terminal: a prompt with help, ? and TAB completion.");
+}
+
+/* Options that take a value, for --complete to step over. */
+bool takes_value(std::string_view opt) {
+    return opt == "--socket" || opt == "--timeout" || opt == "-f" || opt == "--file";
+}
+
+/* fp6ctl --complete WORDS...: WORDS are the words after "fp6ctl" up to the
+ * cursor, the last one the word being completed (maybe ""). Prints the
+ * candidates, one a line; live names come from fp6d at --socket when it
+ * answers within a second. */
+int run_complete(const std::vector<std::string>& args) {
+    std::string socket(kDefaultSocket);
+    size_t i = 0;
+    while (i + 1 < args.size() && args[i].size() > 1 && args[i][0] == '-') {
+        if (takes_value(args[i])) {
+            if (i + 2 >= args.size())
+                return kDone;  // completing an option's value: the shell's business
+            if (args[i] == "--socket")
+                socket = args[i + 1];
+            i += 2;
+        } else {
+            i++;
+        }
+    }
+    std::vector<std::string> done(args.begin() + long(i), args.empty() ? args.end() : args.end() - 1);
+    std::string partial = args.empty() ? "" : args.back();
+    std::vector<std::string> out;
+    if (done.empty() && !partial.empty() && partial[0] == '-') {
+        for (const char* opt : {"--socket", "--timeout", "--json", "--pretty", "--human", "--echo",
+                                "--file", "--version", "--help"})
+            if (std::string_view(opt).substr(0, partial.size()) == partial)
+                out.emplace_back(opt);
+    } else {
+        LiveNames names = fetch_names(socket, std::chrono::seconds(1), live_kind(done));
+        out = complete(done, partial, names);
+    }
+    for (const auto& w : out)
+        std::cout << w << "\n";
+    return kDone;
 }
 
 int run(int argc, char** argv) {
+    if (argc >= 2 && std::string_view(argv[1]) == "--complete")
+        return run_complete(std::vector<std::string>(argv + 2, argv + argc));
     CLI::App app("fp6ctl: control the fp6 IPv6 router", "fp6ctl");
     Options o;
     setup(app, o);
@@ -177,6 +258,23 @@ int run(int argc, char** argv) {
         report(o, fmt::format("unexpected word \"{}\" after -f FILE", o.words.front()));
         return kParse;
     }
+    if (o.file.empty() && o.words.empty() && isatty(STDIN_FILENO)) {
+        auto timeout = std::chrono::milliseconds(int64_t(std::min(o.timeout_s, 2.0) * 1000));
+        return run_prompt({o.socket, timeout,
+                           [&o](const std::string& line) { return run_typed_line(o, line); }});
+    }
+    if (auto watch = parse_watch(o.words)) {
+        if (!watch->ok()) {
+            report(o, std::string(watch->status().message()));
+            return kParse;
+        }
+        return run_watch(o.socket, o.timeout_s, o.json, **watch);
+    }
+    // fp6d writes `config save FILE` itself, from its own directory: a
+    // relative FILE is meant from the caller's.
+    if (o.words.size() == 3 && o.words[0] == "config" && o.words[1] == "save" &&
+        !o.words[2].empty() && o.words[2][0] != '/')
+        o.words[2] = std::filesystem::absolute(o.words[2]).string();
     return o.file.empty() ? run_words(o) : run_file(o);
 }
 

@@ -1,9 +1,11 @@
 #include "tools/fp6ctl/render.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include <absl/strings/str_join.h>
+#include <fmt/format.h>
 
 namespace fp6::ctl {
 
@@ -62,6 +64,16 @@ std::string text(const json& obj, const char* key) {
     return "-";
 }
 
+/* A counter field: text(), or human_count() of it with opt.human. */
+std::string count(const json& obj, const char* key, const RenderOptions& opt) {
+    if (opt.human && obj.is_object()) {
+        auto it = obj.find(key);
+        if (it != obj.end() && it->is_number_unsigned())
+            return human_count(it->get<uint64_t>());
+    }
+    return text(obj, key);
+}
+
 bool is_true(const json& obj, const char* key) {
     if (!obj.is_object())
         return false;
@@ -104,7 +116,7 @@ const json& field(const json& obj, const char* key) {
     return it == obj.end() ? null : *it;
 }
 
-std::string port_stats_table(const json& ports) {
+std::string port_stats_table(const json& ports, const RenderOptions& opt) {
     static const char* keys[] = {"rx_packets", "rx_bytes",  "tx_packets", "tx_bytes",
                                  "rx_missed",  "rx_nombuf", "rx_errors",  "tx_errors"};
     Table t({"PORT", "RX-PACKETS", "RX-BYTES", "TX-PACKETS", "TX-BYTES", "RX-MISSED", "RX-NOMBUF",
@@ -113,22 +125,22 @@ std::string port_stats_table(const json& ports) {
     for (const auto& p : array_or_empty(ports)) {
         std::vector<std::string> row{text(p, "ifname")};
         for (const char* k : keys)
-            row.push_back(text(p, k));
+            row.push_back(count(p, k, opt));
         t.add(std::move(row));
     }
     return t.str();
 }
 
-std::string worker_table(const json& workers) {
+std::string worker_table(const json& workers, const RenderOptions& opt) {
     Table t({"LCORE", "RX-PACKETS", "FORWARDED", "PUNTED", "DROPS"},
             {true, true, true, true, true});
     for (const auto& w : array_or_empty(workers))
-        t.add({text(w, "lcore"), text(w, "rx_packets"), text(w, "forwarded"), text(w, "punted"),
-               text(w, "drops")});
+        t.add({text(w, "lcore"), count(w, "rx_packets", opt), count(w, "forwarded", opt),
+               count(w, "punted", opt), count(w, "drops", opt)});
     return t.str();
 }
 
-std::string drop_table(const json& drops) {
+std::string drop_table(const json& drops, const RenderOptions& opt) {
     if (!drops.is_object())
         return "";
     std::vector<std::pair<std::string, uint64_t>> v;
@@ -141,11 +153,33 @@ std::string drop_table(const json& drops) {
     });
     Table t({"DROP-REASON", "PACKETS"}, {false, true});
     for (const auto& [name, count] : v)
-        t.add({name, std::to_string(count)});
+        t.add({name, opt.human ? human_count(count) : std::to_string(count)});
     return t.str();
 }
 
 }  // namespace
+
+std::string human_count(uint64_t n) {
+    if (n < 1000)
+        return std::to_string(n);
+    static const char kSuffix[] = "kMGTPE";
+    double v = double(n) / 1000;
+    for (size_t unit = 0;; unit++, v /= 1000) {
+        // Three significant digits as printed: 9.996k is 10.0k, 999.6k is 1.00M.
+        int decimals = 2;
+        double shown = std::round(v * 100) / 100;
+        if (shown >= 10) {
+            decimals = 1;
+            shown = std::round(v * 10) / 10;
+        }
+        if (shown >= 100) {
+            decimals = 0;
+            shown = std::round(v);
+        }
+        if (shown < 1000 || unit + 2 == sizeof(kSuffix))
+            return fmt::format("{:.{}f}{}", shown, decimals, kSuffix[unit]);
+    }
+}
 
 std::string render_ports(const json& data) {
     Table t({"NAME", "PORT", "ADMIN", "LINK", "MTU", "ADDRESS", "DEVARGS"},
@@ -195,10 +229,11 @@ std::string render_neighs(const json& data) {
     return t.str();
 }
 
-std::string render_stats(const json& data) {
+std::string render_stats(const json& data, const RenderOptions& opt) {
     std::vector<std::string> parts;
-    for (std::string s : {port_stats_table(field(data, "ports")),
-                          worker_table(field(data, "workers")), drop_table(field(data, "drops"))})
+    for (std::string s :
+         {port_stats_table(field(data, "ports"), opt), worker_table(field(data, "workers"), opt),
+          drop_table(field(data, "drops"), opt)})
         if (!s.empty())
             parts.push_back(std::move(s));
     return absl::StrJoin(parts, "\n");
@@ -211,7 +246,7 @@ std::string render_policy(const json& data) {
     return t.str();
 }
 
-std::string render(std::string_view cmd, const json& data) {
+std::string render(std::string_view cmd, const json& data, const RenderOptions& opt) {
     if (data.is_null() || ((data.is_array() || data.is_object()) && data.empty()))
         return "";
     if (cmd == "port.show")
@@ -223,11 +258,14 @@ std::string render(std::string_view cmd, const json& data) {
     if (cmd == "neigh.show")
         return render_neighs(data);
     if (cmd == "stats.show")
-        return render_stats(data);
+        return render_stats(data, opt);
     if (cmd == "policy.show")
         return render_policy(data);
-    if (data.is_string())
-        return data.get<std::string>() + "\n";
+    if (data.is_string()) {
+        // Text that already ends its last line (show running-config) as is.
+        std::string t = data.get<std::string>();
+        return !t.empty() && t.back() == '\n' ? t : t + "\n";
+    }
     return dump(data, 2) + "\n";
 }
 

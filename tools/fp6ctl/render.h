@@ -3,6 +3,7 @@
  * they do not know are ignored, missing or mistyped ones print as "-". */
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,17 @@ class Table {
     std::vector<std::vector<std::string>> rows_;
 };
 
+/* How tables are written. */
+struct RenderOptions {
+    /* Counters with SI suffixes, three significant digits: 1234567 -> 1.23M
+     * (fp6ctl -h). */
+    bool human = false;
+};
+
+/* A count for people: as is below 1000, else three significant digits and
+ * an SI suffix (k, M, G, T, P, E): 999, 1.00k, 12.3k, 123k, 1.23M. */
+std::string human_count(uint64_t n);
+
 /* port.show: an array of ports. */
 std::string render_ports(const nlohmann::json& data);
 
@@ -42,11 +54,12 @@ std::string render_neighs(const nlohmann::json& data);
 
 /* stats.show: {"ports":[...],"workers":[...],"drops":{...}}; drop reasons with
  * nonzero counts come first (largest first), then the zero ones by name. */
-std::string render_stats(const nlohmann::json& data);
+std::string render_stats(const nlohmann::json& data, const RenderOptions& opt = {});
 
 /* The output for the reply data of cmd: "" when data is null or empty, the
  * renderer above for the show commands, otherwise data as indented JSON. */
 std::string render_policy(const nlohmann::json& data);
-std::string render(std::string_view cmd, const nlohmann::json& data);
+std::string render(std::string_view cmd, const nlohmann::json& data,
+                   const RenderOptions& opt = {});
 
 }  // namespace fp6::ctl

@@ -1,0 +1,269 @@
+#include "rib/lpm6.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "common/rcu.h"
+
+namespace fp6 {
+namespace {
+
+constexpr size_t kTbl24Entries = size_t(1) << 24;
+constexpr size_t kGroupBytes = 256 * sizeof(uint32_t);
+constexpr uint32_t kTbl24PageShift = 19;  // 2 MiB of 4-byte entries
+
+void* reserve(size_t bytes) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return nullptr;
+    // Large pages where the kernel offers them: fewer TLB misses per lookup.
+    madvise(p, bytes, MADV_HUGEPAGE);
+    return p;
+}
+
+uint32_t index24(const uint8_t* a) {
+    return uint32_t(a[0]) << 16 | uint32_t(a[1]) << 8 | a[2];
+}
+
+/* Level 0 is the first table (bits 0..23); level k >= 1 resolves byte 2 + k.
+ * The level at which a prefix of length `depth` ends: */
+int last_level(int depth) {
+    return depth <= 24 ? 0 : (depth - 24 + 7) / 8;
+}
+int level_end(int level) {
+    return 24 + 8 * level;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Lpm6>> Lpm6::create(uint32_t max_groups) {
+    if (max_groups == 0 || max_groups > (kLink >> 1))
+        return absl::InvalidArgumentError(fmt::format("bad group count {}", max_groups));
+    auto* tbl24 = static_cast<uint32_t*>(reserve(kTbl24Entries * sizeof(uint32_t)));
+    auto* groups = static_cast<uint32_t*>(reserve(size_t(max_groups) * kGroupBytes));
+    if (tbl24 == nullptr || groups == nullptr) {
+        if (tbl24 != nullptr)
+            munmap(tbl24, kTbl24Entries * sizeof(uint32_t));
+        if (groups != nullptr)
+            munmap(groups, size_t(max_groups) * kGroupBytes);
+        return absl::ResourceExhaustedError(
+            fmt::format("cannot reserve address space for {} FIB groups", max_groups));
+    }
+    return std::unique_ptr<Lpm6>(new Lpm6(tbl24, groups, max_groups));
+}
+
+Lpm6::Lpm6(uint32_t* tbl24, uint32_t* groups, uint32_t max_groups)
+    : tbl24_(tbl24),
+      groups_(groups),
+      max_groups_(max_groups),
+      tbl24_pages_(kTbl24Entries >> kTbl24PageShift) {}
+
+Lpm6::~Lpm6() {
+    munmap(tbl24_, kTbl24Entries * sizeof(uint32_t));
+    munmap(groups_, size_t(max_groups_) * kGroupBytes);
+}
+
+void Lpm6::lookup_bulk(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept {
+    constexpr unsigned kChunk = 32;
+    uint32_t first[kChunk];
+    for (unsigned base = 0; base < n; base += kChunk) {
+        unsigned m = std::min(kChunk, n - base);
+        for (unsigned i = 0; i < m; i++)
+            first[i] = load(&tbl24_[index24(dsts[base + i])]);
+        for (unsigned i = 0; i < m; i++) {
+            uint32_t e = first[i];
+            const uint8_t* dst = dsts[base + i];
+            for (int byte = 3; e & kLink; byte++)
+                e = load(&groups_[size_t(e & ~kLink) * 256 + dst[byte]]);
+            nhs[base + i] = e & kNhMask;
+        }
+    }
+}
+
+uint32_t Lpm6::alloc_group() {
+    if (!free_.empty()) {
+        uint32_t g = free_.back();
+        free_.pop_back();
+        return g;
+    }
+    return high_water_++;
+}
+
+uint32_t Lpm6::groups_missing(const Ip6& a, int depth) const {
+    int last = last_level(depth);
+    const uint32_t* t = tbl24_;
+    uint32_t i = index24(a.data());
+    for (int level = 1; level <= last; level++) {
+        uint32_t e = t[i];
+        if (!(e & kLink))
+            return uint32_t(last - level + 1);
+        t = group(e);
+        i = a.data()[2 + level];
+    }
+    return 0;
+}
+
+void Lpm6::fill(uint32_t* t, uint32_t first, uint32_t count, uint32_t value, int lo, int hi) {
+    for (uint32_t i = first; i < first + count; i++) {
+        uint32_t e = t[i];
+        if (e & kLink) {
+            fill(group(e), 0, 256, value, lo, hi);
+        } else if (int d = depth_of(e); d >= lo && d <= hi && e != value) {
+            store(&t[i], value);
+            if (t == tbl24_)
+                tbl24_pages_[i >> kTbl24PageShift] = true;
+        }
+    }
+}
+
+uint32_t Lpm6::covering_leaf(const Ip6& a, int depth) const {
+    for (int len = depth - 1; len >= 0; len--) {
+        if (!length_used(len))
+            continue;
+        const auto& m = by_len_[size_t(len)];
+        if (auto it = m.find(a.masked(len)); it != m.end())
+            return leaf(it->second, len);
+    }
+    return 0;
+}
+
+absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
+    if (nh == 0 || nh > kMaxNextHop)
+        return absl::InvalidArgumentError(fmt::format("next hop id {} out of range", nh));
+    if (p.has_host_bits())
+        return absl::InvalidArgumentError(fmt::format("prefix {} has host bits", p.str()));
+    const Ip6& a = p.addr();
+    const int depth = p.len();
+    auto& index = by_len_[size_t(depth)];
+    if (auto it = index.find(a); it != index.end() && it->second == nh)
+        return absl::OkStatus();
+
+    uint32_t missing = groups_missing(a, depth);
+    if (missing > groups_available() && !retired_.empty())
+        synchronize();
+    if (missing > groups_available())
+        return absl::ResourceExhaustedError(
+            fmt::format("table full: {} needs {} more groups, {} of {} in use", p.str(), missing,
+                        groups_in_use(), max_groups_));
+
+    // Walk down to the level where p ends, creating groups on the way. A new
+    // group starts as 256 copies of the leaf it replaces, so linking it in
+    // changes no answer.
+    const int last = last_level(depth);
+    uint32_t* t = tbl24_;
+    uint32_t i = index24(a.data());
+    for (int level = 1; level <= last; level++) {
+        uint32_t e = t[i];
+        if (!(e & kLink)) {
+            uint32_t g = alloc_group();
+            uint32_t* fresh = groups_ + size_t(g) * 256;
+            for (int k = 0; k < 256; k++)
+                fresh[k] = e;
+            store(&t[i], kLink | g);
+            if (t == tbl24_)
+                tbl24_pages_[i >> kTbl24PageShift] = true;
+            e = kLink | g;
+        }
+        t = group(e);
+        i = a.data()[2 + level];
+    }
+    uint32_t span = 1u << (level_end(last) - depth);
+    fill(t, i, span, leaf(nh, depth), 0, depth);
+
+    if (index.insert_or_assign(a, nh).second) {
+        size_++;
+        len_bits_[size_t(depth) >> 6] |= uint64_t(1) << (depth & 63);
+    }
+    return absl::OkStatus();
+}
+
+bool Lpm6::erase(const Prefix6& p) {
+    const Ip6& a = p.addr();
+    const int depth = p.len();
+    auto& index = by_len_[size_t(depth)];
+    auto it = index.find(a);
+    if (it == index.end())
+        return false;
+
+    struct Step {
+        uint32_t* parent;
+        uint32_t slot;
+    };
+    std::array<Step, 14> path;
+    const int last = last_level(depth);
+    uint32_t* t = tbl24_;
+    uint32_t i = index24(a.data());
+    for (int level = 1; level <= last; level++) {
+        uint32_t e = t[i];
+        if (!(e & kLink)) {
+            FP6_LOG(ERR, Rib, "FIB index and table disagree about {}", p.str());
+            return false;
+        }
+        // set() linked every level down to `last` and a group holding a leaf
+        // deeper than its start is never folded, so the path is whole.
+        path[size_t(level)] = {t, i};
+        t = group(e);
+        i = a.data()[2 + level];
+    }
+    uint32_t span = 1u << (level_end(last) - depth);
+    fill(t, i, span, covering_leaf(a, depth), depth, depth);
+
+    index.erase(it);
+    size_--;
+    if (index.empty())
+        len_bits_[size_t(depth) >> 6] &= ~(uint64_t(1) << (depth & 63));
+
+    // Fold groups, deepest first, that now hold one leaf everywhere and no
+    // prefix longer than the level they start at: the parent's entry can
+    // say the same thing alone.
+    for (int level = last; level >= 1; level--) {
+        Step s = path[size_t(level)];
+        uint32_t link = s.parent[s.slot];
+        const uint32_t* g = group(link);
+        uint32_t v = g[0];
+        if ((v & kLink) || depth_of(v) > level_end(level - 1))
+            break;
+        bool uniform = true;
+        for (int k = 1; k < 256 && uniform; k++)
+            uniform = g[k] == v;
+        if (!uniform)
+            break;
+        store(&s.parent[s.slot], v);
+        retired_.push_back(link & ~kLink);
+    }
+    return true;
+}
+
+void Lpm6::synchronize(bool always) {
+    if (retired_.empty() && !always)
+        return;
+    std::vector<uint32_t> batch = std::move(retired_);
+    retired_.clear();
+    synchronize_rcu();
+    free_.insert(free_.end(), batch.begin(), batch.end());
+}
+
+std::optional<uint32_t> Lpm6::get(const Prefix6& p) const {
+    const auto& m = by_len_[size_t(p.len())];
+    auto it = m.find(p.addr());
+    if (it == m.end())
+        return std::nullopt;
+    return it->second;
+}
+
+size_t Lpm6::table_bytes() const noexcept {
+    size_t pages = size_t(std::count(tbl24_pages_.begin(), tbl24_pages_.end(), true));
+    return (pages << kTbl24PageShift) * sizeof(uint32_t) + size_t(high_water_) * kGroupBytes;
+}
+
+size_t Lpm6::index_bytes() const noexcept {
+    size_t bytes = 0;
+    for (const auto& m : by_len_)
+        bytes += m.capacity() * (sizeof(std::pair<Ip6, uint32_t>) + 1);
+    return bytes;
+}
+
+}  // namespace fp6

@@ -1,0 +1,139 @@
+/* Lpm6: fp6's longest-prefix-match table for IPv6, updated in place while
+ * workers read it.
+ *
+ * Layout. The first 24 bits of a destination index a table of 2^24 entries;
+ * every further byte indexes a 256-entry group. An entry is either a leaf
+ * (a next hop id and the length of the prefix that put it there) or a link
+ * to the group that resolves the next byte:
+ *
+ *     bit 31      1: link, bits 30..0 = group index
+ *                 0: leaf, bits 30..23 = prefix length, bits 22..0 = next hop
+ *
+ * A lookup is one load per level and never more than 14 (/128). Keeping the
+ * prefix length in each leaf makes updates local: adding P/d overwrites only
+ * the leaves under P whose length is <= d (less specific owners), deleting it
+ * rewrites only the leaves of length d with P's closest covering prefix.
+ *
+ * Concurrency. One writer (the control thread) calls set()/erase()/
+ * synchronize(); any number of RCU (QSBR) readers call lookup*() at the same
+ * time. Every change is a sequence of aligned 4-byte stores, each leaving the
+ * table in a state where any destination resolves to its old or its new
+ * answer:
+ *   - a new group is filled completely before the link to it is stored (with
+ *     release order; readers load with acquire);
+ *   - a group that no longer adds anything is first replaced by a leaf in its
+ *     parent and then retired; retired groups are reused only after a grace
+ *     period (synchronize()), so a reader that followed the old link still
+ *     reads the values that were there. This is what DPDK 22.11's rte_fib6
+ *     lacks: it recycles a group at once, and a concurrent reader can see
+ *     another prefix's next hop.
+ * Writer calls may wait for a grace period, so the writer must not be an
+ * online RCU reader.
+ *
+ * Memory. Both tables are reserved as anonymous virtual memory and only the
+ * pages written are backed: an empty table costs nothing, a table with a
+ * default route costs 64 MiB for the first level, and each group 1 KiB. No
+ * EAL is needed, so the table is testable under sanitizers on its own. */
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/ip6.h"
+
+namespace fp6 {
+
+class Lpm6 {
+  public:
+    static constexpr uint32_t kMaxNextHop = (1u << 23) - 1;
+    static constexpr uint32_t kDefaultMaxGroups = 1u << 20;  // 1 GiB reserved, ~3M routes
+
+    /* Reserves the address space; ResourceExhausted when that fails. */
+    static absl::StatusOr<std::unique_ptr<Lpm6>> create(uint32_t max_groups = kDefaultMaxGroups);
+    ~Lpm6();
+    Lpm6(const Lpm6&) = delete;
+    Lpm6& operator=(const Lpm6&) = delete;
+
+    /* Readers. The next hop of the longest prefix covering dst, 0 if none. */
+    uint32_t lookup(const uint8_t* dst) const noexcept {
+        uint32_t e = load(&tbl24_[uint32_t(dst[0]) << 16 | uint32_t(dst[1]) << 8 | dst[2]]);
+        for (int byte = 3; e & kLink; byte++)
+            e = load(&groups_[size_t(e & ~kLink) * 256 + dst[byte]]);
+        return e & kNhMask;
+    }
+    /* The same for n destinations; the first-level loads of the whole batch
+     * are issued before any group is walked so their misses overlap. */
+    void lookup_bulk(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
+
+    /* Writer. Adds p -> nh or changes the next hop of p. Refused with
+     * ResourceExhausted "table full" when the groups p needs are not there
+     * (nothing changes then), InvalidArgument when nh is 0 or above
+     * kMaxNextHop or p has host bits. */
+    absl::Status set(const Prefix6& p, uint32_t nh);
+    /* Writer. Removes p; false when p is not in the table. */
+    bool erase(const Prefix6& p);
+    /* Writer. When groups were retired (or `always`), waits for a grace
+     * period and makes the groups retired before the call reusable. set()
+     * does this by itself when it runs short. */
+    void synchronize(bool always = false);
+
+    /* Writer side views. */
+    std::optional<uint32_t> get(const Prefix6& p) const;
+    size_t size() const noexcept { return size_; }
+    uint32_t groups_in_use() const noexcept {
+        return high_water_ - uint32_t(free_.size()) - uint32_t(retired_.size());
+    }
+    uint32_t groups_retired() const noexcept { return uint32_t(retired_.size()); }
+    uint32_t max_groups() const noexcept { return max_groups_; }
+    /* Bytes of table memory written so far (first level pages touched plus
+     * groups ever handed out) and of the writer's prefix index. */
+    size_t table_bytes() const noexcept;
+    size_t index_bytes() const noexcept;
+
+  private:
+    static constexpr uint32_t kLink = 1u << 31;
+    static constexpr uint32_t kNhMask = kMaxNextHop;
+    static constexpr int kDepthShift = 23;
+
+    static uint32_t load(const uint32_t* p) noexcept { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+    static void store(uint32_t* p, uint32_t v) noexcept { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    static uint32_t leaf(uint32_t nh, int depth) noexcept {
+        return uint32_t(depth) << kDepthShift | nh;
+    }
+    static int depth_of(uint32_t e) noexcept { return int(e >> kDepthShift); }
+
+    Lpm6(uint32_t* tbl24, uint32_t* groups, uint32_t max_groups);
+    uint32_t* group(uint32_t link) const noexcept { return groups_ + size_t(link & ~kLink) * 256; }
+    uint32_t groups_available() const noexcept {
+        return uint32_t(free_.size()) + (max_groups_ - high_water_);
+    }
+    uint32_t alloc_group();
+    /* Groups p's path still lacks. */
+    uint32_t groups_missing(const Ip6& a, int depth) const;
+    /* Stores `value` into entries [first, first + count) of `t` whose depth
+     * is in [lo, hi], descending into linked groups. */
+    void fill(uint32_t* t, uint32_t first, uint32_t count, uint32_t value, int lo, int hi);
+    /* The leaf of the longest prefix shorter than `depth` covering a. */
+    uint32_t covering_leaf(const Ip6& a, int depth) const;
+    bool length_used(int len) const noexcept { return len_bits_[len >> 6] >> (len & 63) & 1; }
+
+    uint32_t* tbl24_;
+    uint32_t* groups_;
+    uint32_t max_groups_;
+    uint32_t high_water_ = 0;
+    std::vector<uint32_t> free_;     // reusable now
+    std::vector<uint32_t> retired_;  // reusable after the next grace period
+    std::vector<bool> tbl24_pages_;  // which 2 MiB pages of the first level were written
+    std::array<absl::flat_hash_map<Ip6, uint32_t>, 129> by_len_;
+    std::array<uint64_t, 3> len_bits_{};  // lengths with at least one prefix
+    size_t size_ = 0;
+};
+
+}  // namespace fp6

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# The checks are functions called through check(); shellcheck cannot see that.
+# shellcheck disable=SC2317
+# The control socket against clients that misbehave, and many at once (net_null
+# ports, no namespaces). The clients are Python, writing the protocol raw.
+#
+# Checks:
+#  1. Malformed JSON, a JSON array, deep nesting, invalid UTF-8, a wrong
+#     version, a missing or unknown command, args not an object: each gets
+#     one "ok":false reply and the same connection then answers a good
+#     request.
+#  2. A request longer than 65536 bytes gets an error reply and is closed.
+#  3. A client that connects and sends nothing, and one that sends half a
+#     request and disconnects, do not delay other clients; one that leaves
+#     half a request is closed after about 5 s.
+#  4. 64 clients in parallel, each adding a neighbour and a policy entry and
+#     reading them back: every request answered ok, and afterwards fp6d
+#     holds exactly the 64 neighbours and 64 policy entries.
+#  5. Over 256 clients at once: the extra ones are told "too many clients",
+#     and fp6d answers again once they are gone.
+#
+# Usage: control_socket_test.sh [FP6D FP6CTL]   (meson passes the built binaries)
+# Exit: 0 all passed, 1 a check failed, 77 skipped (not root).
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ $# -ge 2 ]; then
+    FP6D=$(realpath "$1")
+    FP6CTL=$(realpath "$2")
+fi
+# shellcheck source=tools/lib.sh
+. "$HERE/../../tools/lib.sh"
+# shellcheck source=test/integration/harness.sh
+. "$HERE/harness.sh"
+
+[ "$(id -u)" -eq 0 ] || skip "needs root for DPDK (hugepages, /var/run/dpdk)"
+need_tools /usr/bin/python3
+
+fp6_trap_cleanup
+trap 'fp6_cleanup; summary' EXIT
+
+run_dir=/run/ob-sock/$$
+fp6_tmpdir "$run_dir"
+sock=$run_dir/fp6d.sock
+prefix=ob-sock-$$
+read -ra eal <<<"$(fp6_eal_args "$prefix")"
+fp6_clean_eal "$prefix"
+
+ctl() { "$FP6CTL" --socket "$sock" --timeout 10 "$@"; }
+
+fp6_start_daemon "$run_dir/fp6d.log" --socket "$sock" --workers "$(fp6_last_cpu)" \
+    --idle-sleep 1000 -- "${eal[@]}"
+if ! fp6_wait_ready "$sock" 30; then
+    echo "not ok - fp6d ready"
+    cat "$run_dir/fp6d.log"
+    failed=$((failed + 1))
+    exit 1
+fi
+ctl port add n0 devargs net_null0,no-rx=1 && ctl port set n0 up &&
+    ctl addr add 2001:db8:1::1/64 dev n0 || fp6_die "set-up failed"
+
+# py CASE: run one case of the Python client below; its lines are notes.
+py() {
+    /usr/bin/python3 - "$sock" "$1" <<'EOF' 2>&1 | while IFS= read -r l; do note "$l"; done
+import json, select, socket, sys, threading, time
+
+path, case = sys.argv[1], sys.argv[2]
+
+def conn():
+    # A full backlog refuses a unix connect with EAGAIN: wait for fp6d's
+    # accept to catch up.
+    for _ in range(200):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            time.sleep(0.01)
+    fail("cannot connect: backlog full for 2 s")
+
+def reply(s):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        buf += chunk
+    return json.loads(buf)
+
+def call(s, cmd, args=None):
+    s.sendall((json.dumps({"v": 1, "cmd": cmd, "args": args or {}}) + "\n").encode())
+    return reply(s)
+
+def fail(msg):
+    print(msg)
+    sys.exit(1)
+
+if case == "malformed":
+    bad = [b"{not json", b"[1,2,3]", b"[" * 30000 + b"]" * 30000, b'{"v":1,"cmd":"\xff\xfe"}',
+           b'{"v":2,"cmd":"port.show"}', b'{"v":1}', b'{"v":1,"cmd":"port.frob"}',
+           b'{"v":1,"cmd":"port.show","args":[1]}', b'{"v":1,"cmd":"port.add","args":{"ifname":7}}',
+           b'{"v":1,"cmd":"route.add","args":{"dst":"' + b"a" * 60000 + b'"}}', b"", b"\x00\x01"]
+    s = conn()
+    for line in bad:
+        s.sendall(line + b"\n")
+        r = reply(s)
+        if r.get("ok") is not False or not r.get("error"):
+            fail("no error reply to %r: %r" % (line[:40], r))
+        print("%r -> %s" % (line[:30], r["error"][:70]))
+    r = call(s, "port.show")
+    if r.get("ok") is not True:
+        fail("the connection no longer answers: %r" % r)
+elif case == "oversized":
+    s = conn()
+    s.sendall(b'{"v":1,"cmd":"port.show","args":{"x":"' + b"y" * 70000 + b'"}}\n')
+    r = reply(s)
+    print(r.get("error"))
+    if r.get("ok") is not False or "longer" not in r.get("error", ""):
+        fail("no 'longer than' error")
+    if s.recv(100) != b"":
+        fail("connection not closed after an oversized request")
+elif case == "idle":
+    quiet = conn()                       # connects and says nothing
+    half = conn()
+    half.sendall(b'{"v":1,"cmd":"po')    # half a request, then gone
+    half.close()
+    stuck = conn()
+    stuck.sendall(b'{"v":1,"cmd":"port.sh')  # half a request, and stays
+    t = time.monotonic()
+    for _ in range(20):
+        if call(conn(), "port.show").get("ok") is not True:
+            fail("a request was refused")
+    dt = time.monotonic() - t
+    print("20 requests on fresh connections beside them: %.3f s" % dt)
+    if dt > 2:
+        fail("the idle clients delayed the others")
+    stuck.settimeout(10)
+    t = time.monotonic()
+    r = reply(stuck)
+    dt = time.monotonic() - t
+    print("half a request: closed after %.1f s with %r" % (dt, r.get("error")))
+    if r.get("ok") is not False or not (3 <= dt <= 8):
+        fail("the half request was not timed out after about 5 s")
+    if call(quiet, "port.show").get("ok") is not True:
+        fail("the quiet client was dropped")
+elif case == "parallel":
+    errors = []
+    go = threading.Barrier(64)
+    def client(i):
+        try:
+            s = conn()
+            go.wait()
+            for cmd, args in [
+                ("neigh.add", {"dst": "2001:db8:1::%x" % (0x100 + i), "dev": "n0",
+                               "lladdr": "02:00:00:00:01:%02x" % i}),
+                ("policy.add", {"prefix": "2001:db8:%x::/48" % (0x1000 + i),
+                                "precedence": i, "label": 100 + i}),
+                ("neigh.show", {"dev": "n0"}), ("stats.show", {}), ("policy.show", {})]:
+                r = call(s, cmd, args)
+                if r.get("ok") is not True:
+                    errors.append("%d %s: %r" % (i, cmd, r))
+        except Exception as e:
+            errors.append("%d: %s" % (i, e))
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
+    t = time.monotonic()
+    for th in threads: th.start()
+    for th in threads: th.join()
+    print("64 clients x 5 requests: %.2f s" % (time.monotonic() - t))
+    if errors:
+        fail("; ".join(errors[:5]))
+    s = conn()
+    neigh = {n["dst"] for n in call(s, "neigh.show", {"dev": "n0"})["data"]}
+    want = {"2001:db8:1::%x" % (0x100 + i) for i in range(64)}
+    pol = {(p["prefix"], p["precedence"], p["label"]) for p in call(s, "policy.show")["data"]}
+    want_pol = {("2001:db8:%x::/48" % (0x1000 + i), i, 100 + i) for i in range(64)}
+    if neigh != want:
+        fail("neighbours: missing %s, extra %s" % (sorted(want - neigh)[:3], sorted(neigh - want)[:3]))
+    if not want_pol <= pol or len(pol) != len(want_pol) + 9:
+        fail("policy table: %d entries, %d of ours" % (len(pol), len(want_pol & pol)))
+elif case == "many":
+    socks, refused = [], 0
+    for _ in range(300):
+        s = conn()
+        socks.append(s)
+    time.sleep(0.5)  # the refusals are written at accept time
+    readable, _, _ = select.select(socks, [], [], 1)
+    for s in readable:
+        if b"too many clients" in s.recv(4096):
+            refused += 1
+    print("300 connections: %d told \"too many clients\"" % refused)
+    for s in socks:
+        s.close()
+    time.sleep(0.5)
+    if call(conn(), "port.show").get("ok") is not True:
+        fail("no answer once they are gone")
+    if refused < 300 - 256:
+        fail("expected at least %d refusals" % (300 - 256))
+EOF
+    return "${PIPESTATUS[0]}"
+}
+
+SECONDS=0
+check "malformed, truncated, non-object, deep, bad UTF-8 and unknown requests: error replies" \
+    py malformed
+check "a request over 65536 bytes: error reply, connection closed" py oversized
+check "silent and half-sent clients cost nothing; a half request is closed after ~5 s" py idle
+check "64 clients in parallel: all answered, all 64 neighbours and policy entries there" \
+    py parallel
+check "over 256 clients: the extra ones are told so, then fp6d answers again" py many
+check "fp6d still running" kill -0 "$FP6_DAEMON_PID"
+note "cases took ${SECONDS}s"
+
+[ "$failed" -eq 0 ]
