@@ -7,8 +7,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -26,6 +24,7 @@
 #include "control/config.h"
 #include "control/loop.h"
 #include "control/metrics.h"
+#include "control/notify.h"
 #include "control/router.h"
 #include "control/server.h"
 #include "control/telemetry.h"
@@ -35,7 +34,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: fp6d [--config FILE] [--socket PATH] [--socket-group GROUP] [--workers CPULIST]\n"
-    "            [--idle-sleep USEC] [--mbufs N] [--metrics [ADDR:]PORT] [-- EAL-ARGS...]\n"
+    "            [--idle-sleep USEC] [--mbufs N] [--fib-groups N] [--metrics [ADDR:]PORT]\n"
+    "            [-- EAL-ARGS...]\n"
     "       fp6d --check-config FILE\n"
     "       fp6d --version\n";
 
@@ -46,6 +46,7 @@ struct Options {
     std::string workers;
     unsigned idle_sleep_us = 0;
     uint32_t mbufs = 16383;
+    uint32_t fib_groups = Lpm6::kDefaultMaxGroups;
     std::optional<MetricsAddr> metrics;  // off unless --metrics
     std::vector<std::string> eal;
 };
@@ -53,35 +54,6 @@ struct Options {
 [[noreturn]] void usage_error(const std::string& msg) {
     std::fprintf(stderr, "fp6d: %s\n%s", msg.c_str(), kUsage);
     std::exit(1);
-}
-
-/* Tells the service manager about our state (sd_notify(3) protocol, without
- * libsystemd): one datagram to the unix socket named by $NOTIFY_SOCKET, a
- * path or, with a leading "@", an abstract name. Does nothing when the
- * variable is unset (not started by systemd with Type=notify). */
-void notify_service_manager(const std::string& state) {
-    const char* path = std::getenv("NOTIFY_SOCKET");
-    if (path == nullptr || (path[0] != '/' && path[0] != '@'))
-        return;
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    size_t len = std::strlen(path);
-    if (len >= sizeof(sa.sun_path)) {
-        FP6_LOG(WARNING, Control, "NOTIFY_SOCKET is too long; not notifying");
-        return;
-    }
-    std::memcpy(sa.sun_path, path, len);
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0';
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    auto salen = socklen_t(offsetof(sockaddr_un, sun_path) + len);
-    if (sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa),
-               salen) < 0)
-        FP6_LOG(WARNING, Control, "cannot notify the service manager at {}: {}", path,
-                std::strerror(errno));
-    close(fd);
 }
 
 /* "1", "1-3", "1,3-4" -> CPU numbers; nullopt when malformed. */
@@ -155,6 +127,11 @@ Options parse_options(int argc, char** argv) {
             o.idle_sleep_us = unsigned(number());
         } else if (a == "--mbufs") {
             o.mbufs = uint32_t(number());
+        } else if (a == "--fib-groups") {
+            uint64_t n = number();
+            if (n == 0 || n > (1u << 30))
+                usage_error("--fib-groups must be 1..1073741824");
+            o.fib_groups = uint32_t(n);
         } else if (a == "--metrics") {
             auto m = parse_metrics_addr(value());
             if (!m.ok())
@@ -258,6 +235,7 @@ int run(const Options& o) {
     cfg.dataplane.worker_lcores = workers;
     cfg.dataplane.idle_sleep_us = o.idle_sleep_us;
     cfg.dataplane.mbufs = o.mbufs;
+    cfg.fib_groups = o.fib_groups;
     if (!o.config.empty()) {
         std::error_code ec;
         cfg.config_path = std::filesystem::absolute(o.config, ec).string();

@@ -28,33 +28,38 @@ std::string config_word(std::string_view value) {
 }
 
 void append_routes(std::string& out, const Rib& rib) {
+    auto path_words = [&](const RoutePath& p, bool weight) {
+        std::string w;
+        if (p.gateway)
+            w += fmt::format(" via {}", p.gateway->str());
+        if (const RibPortInfo* info = rib.port_info(p.port))
+            w += fmt::format(" dev {}", info->name);
+        if (weight && p.weight != 1)
+            w += fmt::format(" weight {}", p.weight);
+        return w;
+    };
     for (const Route* r : rib.routes()) {
         if (r->origin != RouteOrigin::kStatic)
             continue;
         out += "route add";
         if (r->type != RouteType::kUnicast)
             out += fmt::format(" {}", route_type_name(r->type));
-        const std::string dst = r->dst.len() == 0 ? "default" : r->dst.str();
-        out += " " + dst;
-        auto path_words = [&](const RoutePath& p) {
-            std::string w;
-            if (p.gateway)
-                w += fmt::format(" via {}", p.gateway->str());
-            if (const RibPortInfo* info = rib.port_info(p.port))
-                w += fmt::format(" dev {}", info->name);
-            return w;
-        };
-        if (!r->paths.empty())
-            out += path_words(r->paths[0]);
+        out += " " + (r->dst.len() == 0 ? std::string("default") : r->dst.str());
+        if (r->paths.size() == 1)
+            out += path_words(r->paths[0], true);
         if (r->metric != kMetricDefault)
             out += fmt::format(" metric {}", r->metric);
         if (r->prefsrc)
             out += fmt::format(" src {}", r->prefsrc->str());
+        if (!r->paths.empty() && r->paths[0].recursive)
+            out += " recursive";
+        if (r->paths.size() > 1)
+            for (const RoutePath& p : r->paths)
+                out += " nexthop" + path_words(p, true);
+        // TODO: a gateway route that is inactive now (its gateway not on-link)
+        // is refused when the saved file is replayed, as `route add` refuses
+        // it; replaying would need a way to add a route inactive.
         out += "\n";
-        // TODO: ECMP weights and recursive next hops are not written yet:
-        // the grammar for them is still being settled (lead's route work).
-        for (size_t i = 1; i < r->paths.size(); i++)
-            out += fmt::format("route append {}{}\n", dst, path_words(r->paths[i]));
     }
 }
 

@@ -55,7 +55,12 @@ enum class Drop : uint8_t {
  * (classify_local() checked). */
 inline uint32_t flow_hash(const rte_mbuf* m) {
     const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, sizeof(rte_ether_hdr));
-    uint32_t h = rte_hash_crc(ip->src_addr, 32, ip->vtc_flow & rte_cpu_to_be_32(0xfffff));
+    // rte_hash_crc() loads 8 bytes at a time, and the addresses sit 22 bytes
+    // into the frame: hash an aligned copy (a misaligned load is undefined
+    // behaviour, which UBSan reports; found by test/fuzz/fuzz_packet).
+    alignas(8) uint8_t addrs[32];
+    std::memcpy(addrs, ip->src_addr, sizeof(addrs));
+    uint32_t h = rte_hash_crc(addrs, sizeof(addrs), ip->vtc_flow & rte_cpu_to_be_32(0xfffff));
     const uint8_t proto = ip->proto;
     if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP) &&
         m->data_len >= sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + 4) {

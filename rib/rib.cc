@@ -911,6 +911,11 @@ RibCounts Rib::counts() const {
     c.fib_entries = fib_.size();
     c.nexthops = nh_by_key_.size();
     c.groups = group_by_members_.size();
+    const Lpm6& t = fib_.table();
+    c.fib_groups = t.groups_in_use();
+    c.fib_groups_max = t.max_groups();
+    c.fib_table_bytes = t.table_bytes();
+    c.fib_index_bytes = t.index_bytes();
     return c;
 }
 

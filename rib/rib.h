@@ -122,6 +122,9 @@ struct RibPortInfo {
 struct RibCounts {
     size_t routes = 0, active = 0, static_routes = 0, prefixes = 0, fib_entries = 0,
            nexthops = 0, groups = 0;
+    /* The FIB's memory: 1 KiB groups in use and the most it may use, bytes
+     * of table written, bytes of its prefix index. */
+    size_t fib_groups = 0, fib_groups_max = 0, fib_table_bytes = 0, fib_index_bytes = 0;
 };
 
 class Rib {

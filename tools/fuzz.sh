@@ -29,7 +29,9 @@ usage() {
     exit 2
 }
 
-[ $# -ge 1 ] && [ $# -le 2 ] || usage
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    usage
+fi
 want=$1
 seconds=${2:-60}
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || fp6_die "SECONDS must be a positive whole number, got \"$seconds\""
@@ -71,9 +73,11 @@ for t in "${run[@]}"; do
     "$BUILD/test/fuzz/$t" -max_total_time="$seconds" -print_final_stats=1 \
         -artifact_prefix="$BUILD/artifacts/$t-" ${FP6_FUZZ_FLAGS:-} \
         "$corpus" "$FP6_ROOT/test/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
-    execs=$(awk '/stat::number_of_executed_units:/ { print $2 }' "$log")
+    # libFuzzer prints its final stats twice after a crash: take the last.
+    execs=$(awk '/stat::number_of_executed_units:/ { n = $2 } END { print n }' "$log")
+    rate=$(awk '/stat::average_exec_per_sec:/ { n = $2 } END { print n }' "$log")
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
-    echo "$t: ${execs:-?} executions in ${seconds}s, ${cov:-cov: ?}, corpus $(find "$corpus" -type f | wc -l) new inputs"
+    echo "$t: ${execs:-?} executions (${rate:-?}/s), ${cov:-cov: ?}, $(find "$corpus" -type f | wc -l) new inputs in $corpus"
     if [ "$rc" -ne 0 ]; then
         failed=1
         echo "$t FAILED (exit $rc); the end of $log:"

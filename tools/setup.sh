@@ -16,6 +16,8 @@ PACKAGES=(
     libdpdk-dev dpdk
     liburcu-dev libabsl-dev libgtest-dev googletest nlohmann-json3-dev
     libcli11-dev libfmt-dev libedit-dev libmnl-dev
+    # the man pages' test renders them; the service test verifies the unit
+    groff-base systemd
     python3 python3-scapy python3-prometheus-client
     iputils-ping ethtool iproute2 tcpdump traceroute
     clang

@@ -24,12 +24,14 @@ void LineFramer::feed(std::string_view bytes) {
     if (overflow_ || failed_)
         return;
     buf_.append(bytes);
-    std::string_view rest(buf_);
-    rest.remove_prefix(head_);
-    size_t nl = rest.rfind('\n');
-    size_t partial = nl == std::string_view::npos ? head_ : head_ + nl + 1;
-    if (buf_.size() - partial > max_) {
-        buf_.resize(partial);
+    // Only the new bytes can end the partial line, so a read costs its own
+    // length however long the line has grown (a client sending a line byte
+    // by byte must not cost the server quadratic time).
+    const size_t nl = bytes.rfind('\n');
+    partial_ = nl == std::string_view::npos ? partial_ + bytes.size() : bytes.size() - nl - 1;
+    if (partial_ > max_) {
+        buf_.resize(buf_.size() - partial_);
+        partial_ = 0;
         overflow_ = true;
     }
 }
@@ -39,20 +41,23 @@ absl::StatusOr<std::optional<std::string>> LineFramer::pop() {
         failed_ = true;
         buf_.clear();
         head_ = 0;
+        partial_ = 0;
         return absl::ResourceExhaustedError(fmt::format("line longer than {} bytes", max_));
     };
     if (failed_)
         return too_long();
-    std::string_view rest(buf_);
-    rest.remove_prefix(head_);
-    size_t nl = rest.find('\n');
-    if (nl == std::string_view::npos) {
+    // The complete lines end where the partial one starts; none left, nothing
+    // to scan.
+    const size_t complete = buf_.size() - partial_;
+    if (head_ == complete) {
         if (overflow_)
             return too_long();
         buf_.erase(0, head_);
         head_ = 0;
         return std::optional<std::string>();
     }
+    const std::string_view rest(buf_.data() + head_, complete - head_);
+    const size_t nl = rest.find('\n');  // there is one: rest ends with a newline
     if (nl > max_)
         return too_long();
     std::string line(rest.substr(0, nl));

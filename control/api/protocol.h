@@ -59,6 +59,7 @@ class LineFramer {
     size_t max_;
     std::string buf_;
     size_t head_ = 0;       /* start of the first line not yet popped */
+    size_t partial_ = 0;    /* bytes after the last newline (the line not yet complete) */
     bool overflow_ = false; /* an over-long partial line was dropped */
     bool failed_ = false;
 };

@@ -215,6 +215,9 @@ int main(int argc, char** argv) {
     write(root / "fuzz_control", "line_too_long",
           text(0x03, "{\"v\":1,\"cmd\":\"port.show\"}\n" + std::string(100, 'x') + "\n"));
     write(root / "fuzz_control", "partial_too_long", text(0x7f, std::string(70, 'y')));
+    // A line of kMaxRequest + 1 bytes, one byte per read: the framer must not
+    // rescan what it buffered at every read (that took seconds).
+    write(root / "fuzz_control", "long_line_byte_by_byte", text(0x00, std::string(65537, 'x')));
     // The deepest JSON a request line can hold: parsed, and its "v" printed
     // back in the error, without running out of stack.
     const std::string deep = std::string(32000, '[') + std::string(32000, ']');

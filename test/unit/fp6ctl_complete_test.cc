@@ -108,6 +108,40 @@ TEST(Complete, AddressesWhereTheGrammarWantsOne) {
     EXPECT_EQ(live_kind({"addr", "add"}), LiveKind::kNone);
 }
 
+TEST(Complete, NexthopGroupsOfRouteAddAppendReplace) {
+    for (const auto& c : command_table()) {
+        if (c.group_word.empty())
+            continue;
+        SCOPED_TRACE(usage(c));
+        Words done{std::string(c.object), std::string(c.verb)};
+        // Not before the prefix: the parser needs it first.
+        EXPECT_FALSE(has(complete(done, ""), std::string(c.group_word)));
+        done.push_back("2001:db8::/32");
+        EXPECT_TRUE(has(complete(done, ""), std::string(c.group_word)));
+        // Right after the group word: the group's keywords only.
+        done.push_back(std::string(c.group_word));
+        Words group;
+        for (const auto& a : c.group_args)
+            group.emplace_back(a.words.front());
+        std::sort(group.begin(), group.end());
+        EXPECT_EQ(complete(done, ""), group);
+    }
+    // Within a group, the keywords it has are not offered again, and a new
+    // group may start; the command's own keywords are not offered there.
+    Words got = complete({"route", "add", "default", "nexthop", "via", "fe80::1", "dev", "p0"}, "");
+    EXPECT_EQ(got, (Words{"nexthop", "weight"}));
+    // A second group starts afresh.
+    got = complete({"ro", "append", "default", "nexthop", "via", "fe80::1", "nexthop"}, "");
+    EXPECT_EQ(got, (Words{"dev", "via", "weight"}));
+    // Port names after a group's dev; nothing while a value is due.
+    EXPECT_EQ(complete({"route", "replace", "default", "nexthop", "dev"}, "u", kLive),
+              Words{"uplink"});
+    EXPECT_EQ(complete({"route", "add", "default", "nexthop", "via"}, ""), Words{});
+    EXPECT_EQ(complete({"route", "add", "default", "via"}, ""), Words{});
+    // route del has no groups.
+    EXPECT_FALSE(has(complete({"route", "del", "default"}, ""), "nexthop"));
+}
+
 TEST(Complete, NothingAfterAnUnknownObjectOrVerb) {
     EXPECT_EQ(complete({"bogus"}, ""), Words{});
     EXPECT_EQ(complete({"port", "bogus"}, ""), Words{});

@@ -224,7 +224,8 @@ class Pkt {
             rte_pktmbuf_free(m);
             return nullptr;
         }
-        std::memcpy(p, f.data(), f.size());
+        if (!f.empty())  // an empty vector's data() may be null: not for memcpy
+            std::memcpy(p, f.data(), f.size());
         return m;
     }
 

@@ -211,7 +211,7 @@ TEST(Protocol, ParseRequestRefusesDeepNesting) {
     EXPECT_FALSE(parse_request(args32).ok());
     // Brackets inside strings, escaped quotes included, do not count.
     const std::string in_string =
-        R"({"v":1,"cmd":"port.show","args":{"a":""[[[[)" + std::string(100, '[') + R"("}})";
+        R"({"v":1,"cmd":"port.show","args":{"a":"\"[[[[)" + std::string(100, '[') + R"("}})";
     EXPECT_TRUE(parse_request(in_string).ok()) << parse_request(in_string).status();
 }
 

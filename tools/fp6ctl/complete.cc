@@ -15,6 +15,8 @@ namespace {
 struct Next {
     std::vector<std::string> words;
     LiveKind live = LiveKind::kNone;
+    bool value_pending = false;      /* the next word is a keyword's value */
+    bool positional_missing = false; /* a required bare value is still to come */
 };
 
 std::vector<std::string_view> objects() {
@@ -34,7 +36,8 @@ const CommandSpec* find_spec(std::string_view object, std::string_view verb) {
 
 const ArgSpec* keyword_for(const CommandSpec& spec, std::string_view w) {
     for (const auto& a : spec.args)
-        if (a.role != ArgRole::kPositional && std::find(a.words.begin(), a.words.end(), w) != a.words.end())
+        if (a.role != ArgRole::kPositional &&
+            std::find(a.words.begin(), a.words.end(), w) != a.words.end())
             return &a;
     return nullptr;
 }
@@ -57,7 +60,8 @@ Next value_words(const CommandSpec& spec, const ArgSpec& a) {
     while (!meta.empty()) {
         size_t bar = meta.find('|');
         std::string_view alt = meta.substr(0, bar);
-        if (!alt.empty() && std::none_of(alt.begin(), alt.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+        if (!alt.empty() &&
+            std::none_of(alt.begin(), alt.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
             n.words.emplace_back(alt);
         meta = bar == std::string_view::npos ? std::string_view() : meta.substr(bar + 1);
     }
@@ -101,18 +105,24 @@ Next after_verb(const CommandSpec& spec, const std::vector<std::string>& done) {
         if (a->role == ArgRole::kString || a->role == ArgRole::kNumber)
             pending = a;
     }
-    if (pending != nullptr)
-        return value_words(spec, *pending);
+    if (pending != nullptr) {
+        Next v = value_words(spec, *pending);
+        v.value_pending = true;
+        return v;
+    }
 
     std::vector<const ArgSpec*> free_positionals;
     for (const auto& a : spec.args)
         if (a.role == ArgRole::kPositional)
             free_positionals.push_back(&a);
-    const ArgSpec* next_pos = positionals < free_positionals.size() ? free_positionals[positionals] : nullptr;
+    const ArgSpec* next_pos =
+        positionals < free_positionals.size() ? free_positionals[positionals] : nullptr;
 
     Next n;
     if (next_pos != nullptr)
         n.live = live_for(spec.cmd, next_pos->meta);
+    for (size_t k = positionals; k < free_positionals.size(); k++)
+        n.positional_missing = n.positional_missing || free_positionals[k]->required;
     // A port command's NAME comes first, before any keyword.
     if (spec.name_first && positionals == 0 && next_pos != nullptr)
         return n;
@@ -123,6 +133,32 @@ Next after_verb(const CommandSpec& spec, const std::vector<std::string>& done) {
             if (w != "ra-prefix")  // offered as "ra prefix"
                 n.words.emplace_back(w);
     }
+    return n;
+}
+
+/* After the verb of a command with repeated groups ("nexthop via GW ..."):
+ * the command's own words up to the first group word, then those of the group
+ * being typed. The group word is offered where the parser takes it: once the
+ * command's required bare values are given, and within a group once it has a
+ * word, never where a keyword's value is due. */
+Next with_groups(const CommandSpec& spec, const std::vector<std::string>& done) {
+    auto first = std::find(done.begin() + 2, done.end(), spec.group_word);
+    if (first == done.end()) {
+        Next n = after_verb(spec, done);
+        if (!n.value_pending && !n.positional_missing)
+            n.words.emplace_back(spec.group_word);
+        return n;
+    }
+    auto last = first;  // the group word that starts the group being typed
+    for (auto it = first; it != done.end(); ++it)
+        if (*it == spec.group_word)
+            last = it;
+    CommandSpec group{spec.object, spec.group_word, spec.cmd, spec.group_args};
+    std::vector<std::string> words{std::string(spec.object), std::string(spec.verb)};
+    words.insert(words.end(), last + 1, done.end());
+    Next n = after_verb(group, words);
+    if (words.size() > 2 && !n.value_pending)
+        n.words.emplace_back(spec.group_word);
     return n;
 }
 
@@ -143,6 +179,8 @@ Next next_words(const std::vector<std::string>& done) {
     const CommandSpec* spec = find_spec(object, canonical_verb(done[1]));
     if (spec == nullptr)
         return n;
+    if (!spec->group_word.empty())
+        return with_groups(*spec, done);
     return after_verb(*spec, done);
 }
 

@@ -80,6 +80,21 @@ struct Job {
 };
 
 /* Connects once and runs the jobs in order, stopping at the first error. */
+/* fp6d reads `route load` files itself, from its own working directory:
+ * send the path as the user meant it. */
+nlohmann::json with_absolute_paths(nlohmann::json request) {
+    if (request.value("cmd", "") == "route.load") {
+        nlohmann::json& args = request["args"];
+        if (args.contains("file") && args["file"].is_string()) {
+            std::error_code ec;
+            auto abs = std::filesystem::absolute(args["file"].get<std::string>(), ec);
+            if (!ec)
+                args["file"] = abs.lexically_normal().string();
+        }
+    }
+    return request;
+}
+
 int run_jobs(const Options& o, const std::vector<Job>& jobs) {
     if (jobs.empty())
         return kDone;
@@ -94,7 +109,7 @@ int run_jobs(const Options& o, const std::vector<Job>& jobs) {
             std::cout.flush();
             std::cerr << "+ " << job.text << "\n" << std::flush;
         }
-        auto data = client->call(job.request);
+        auto data = client->call(with_absolute_paths(job.request));
         if (!data.ok()) {
             report(o, job.where + std::string(data.status().message()));
             return exit_code(data.status());

@@ -215,9 +215,21 @@ std::string render_routes(const json& data) {
     if (prefsrc)
         header.emplace_back("PREFSRC");
     Table t(header, {false, false, false, false, false, true, false, false});
-    for (const auto& r : array_or_empty(rows))
-        t.add({text(r, "dst"), text(r, "type"), text(r, "gateway"), text(r, "dev"),
-               text(r, "protocol"), text(r, "metric"), words(r, "flags"), text(r, "prefsrc")});
+    for (const auto& r : array_or_empty(rows)) {
+        std::string gw = text(r, "gateway"), dev = text(r, "dev");
+        if (field(r, "nexthops").is_array()) {
+            // ECMP: every path, "GW*WEIGHT" where the weight is not 1.
+            gw.clear();
+            dev.clear();
+            for (const auto& h : field(r, "nexthops")) {
+                std::string w = text(h, "weight");
+                gw += (gw.empty() ? "" : ",") + text(h, "gateway") + (w == "1" ? "" : "*" + w);
+                dev += (dev.empty() ? "" : ",") + text(h, "dev");
+            }
+        }
+        t.add({text(r, "dst"), text(r, "type"), gw, dev, text(r, "protocol"), text(r, "metric"),
+               words(r, "flags"), text(r, "prefsrc")});
+    }
     return t.str();
 }
 
@@ -257,6 +269,16 @@ std::string render(std::string_view cmd, const json& data, const RenderOptions& 
         return render_routes(data);
     if (cmd == "neigh.show")
         return render_neighs(data);
+    if (cmd == "route.load") {
+        std::string out = fmt::format("{} routes applied from {} lines in {} ms", text(data, "applied"),
+                                      text(data, "lines"), text(data, "ms"));
+        if (const json& bad = field(data, "first_refused"); bad.is_object())
+            out += fmt::format("; {} refused, the first at line {}: {}: {}", text(data, "refused"),
+                               text(bad, "line"), text(bad, "text"), text(bad, "error"));
+        return out + "\n";
+    }
+    if (cmd == "route.flush")
+        return fmt::format("{} routes removed\n", text(data, "removed"));
     if (cmd == "stats.show")
         return render_stats(data, opt);
     if (cmd == "policy.show")

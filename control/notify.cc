@@ -1,0 +1,54 @@
+#include "control/notify.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace fp6 {
+
+absl::Status notify_socket_send(std::string_view socket_name, std::string_view state) {
+    if (socket_name.empty() || (socket_name[0] != '/' && socket_name[0] != '@'))
+        return absl::OkStatus();
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    // A path needs its terminating NUL inside sun_path; an abstract name
+    // (sun_path[0] == 0) is given by its length alone.
+    size_t room = socket_name[0] == '@' ? sizeof(sa.sun_path) : sizeof(sa.sun_path) - 1;
+    if (socket_name.size() > room)
+        return absl::InvalidArgumentError(
+            fmt::format("NOTIFY_SOCKET is longer than {} bytes", room));
+    std::memcpy(sa.sun_path, socket_name.data(), socket_name.size());
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return absl::UnavailableError(fmt::format("socket: {}", std::strerror(errno)));
+    auto len = socklen_t(offsetof(sockaddr_un, sun_path) + socket_name.size());
+    ssize_t n = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                       reinterpret_cast<const sockaddr*>(&sa), len);
+    int err = errno;
+    close(fd);
+    if (n < 0)
+        return absl::UnavailableError(
+            fmt::format("cannot notify {}: {}", socket_name, std::strerror(err)));
+    return absl::OkStatus();
+}
+
+void notify_service_manager(const std::string& state) {
+    const char* name = std::getenv("NOTIFY_SOCKET");
+    if (name == nullptr)
+        return;
+    if (absl::Status st = notify_socket_send(name, state); !st.ok())
+        FP6_LOG(WARNING, Control, "service manager: {}", std::string(st.message()));
+}
+
+}  // namespace fp6
