@@ -35,13 +35,24 @@ int Ip6::common_prefix_len(const Ip6& o) const noexcept {
 }
 
 Ip6 Ip6::masked(int plen) const noexcept {
-    Ip6 r = *this;
-    for (int i = 0; i < 16; i++) {
-        int keep = plen - 8 * i;
-        if (keep >= 8)
-            continue;
-        r.b_[i] &= keep <= 0 ? 0 : uint8_t(0xff << (8 - keep));
+    if (plen >= 128)
+        return *this;
+    // As two big-endian 64-bit halves: a mask is one shift per half.
+    uint64_t half[2];
+    std::memcpy(half, b_.data(), 16);
+    uint64_t hi = __builtin_bswap64(half[0]), lo = __builtin_bswap64(half[1]);
+    if (plen <= 0) {
+        hi = lo = 0;
+    } else if (plen <= 64) {
+        hi &= plen == 64 ? ~uint64_t(0) : ~(~uint64_t(0) >> plen);
+        lo = 0;
+    } else {
+        lo &= ~(~uint64_t(0) >> (plen - 64));
     }
+    half[0] = __builtin_bswap64(hi);
+    half[1] = __builtin_bswap64(lo);
+    Ip6 r;
+    std::memcpy(r.b_.data(), half, 16);
     return r;
 }
 

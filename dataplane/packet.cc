@@ -237,7 +237,8 @@ inline Verdict validate_nexthop(const Tables& t, const NextHop& nh) {
             // On-link destination without a neighbour entry yet: resolve it.
             return resolve();
         case NhKind::kLocal:
-            break;  // handled by the caller
+        case NhKind::kGroup:
+            break;  // handled by the caller (a group's member is never a group)
     }
     return drop(Drop::kNoRoute, unreachable(kUnreachNoRoute));
 }

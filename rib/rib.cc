@@ -397,7 +397,14 @@ void Rib::reresolve() {
 
 void Rib::changed_route(const Route& r) {
     dirty_.insert(r.dst);
-    routes_changed_ = true;
+    // Resolutions need another look only when a route covering one of their
+    // gateways changed (ports changing state set the flag themselves).
+    if (!routes_changed_)
+        for (const auto& [key, res] : resolutions_)
+            if (key.gateway && r.dst.contains(*key.gateway)) {
+                routes_changed_ = true;
+                break;
+            }
     // A neighbour's /128 exists only while an on-link route of its port is
     // its best route: re-derive those inside an on-link route that moved.
     if (r.onlink())

@@ -24,6 +24,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <tuple>
@@ -244,6 +245,24 @@ class Rib {
         absl::flat_hash_set<std::pair<Prefix6, uint32_t>> users;  // routes with this path
     };
     using RouteList = std::vector<Route>;  // sorted by metric
+    /* Address order, then length, as Prefix6's own order, with two 64-bit
+     * compares instead of a memcmp call: the RIB's hottest comparison. */
+    struct PrefixLess {
+        static uint64_t half(const Prefix6& p, int i) {
+            uint64_t v;
+            std::memcpy(&v, p.addr().data() + 8 * i, 8);
+            return __builtin_bswap64(v);
+        }
+        bool operator()(const Prefix6& a, const Prefix6& b) const {
+            uint64_t a0 = half(a, 0), b0 = half(b, 0);
+            if (a0 != b0)
+                return a0 < b0;
+            uint64_t a1 = half(a, 1), b1 = half(b, 1);
+            if (a1 != b1)
+                return a1 < b1;
+            return a.len() < b.len();
+        }
+    };
 
     using RouteId = std::pair<Prefix6, uint32_t>;  // prefix and metric name a route
 
@@ -273,7 +292,7 @@ class Rib {
 
     NextHopTable& nexthops_;
     Fib& fib_;
-    absl::btree_map<Prefix6, RouteList> routes_;
+    absl::btree_map<Prefix6, RouteList, PrefixLess> routes_;
     std::array<uint32_t, 129> len_count_{};  // prefixes per length, to skip empty ones
     absl::flat_hash_map<NhKey, NhRef> nh_by_key_;
     absl::flat_hash_map<uint32_t, NhKey> key_by_nh_;

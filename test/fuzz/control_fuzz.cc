@@ -64,8 +64,7 @@ void check_request(const std::string& line) {
         FUZZ_CHECK(req.status().code() == absl::StatusCode::kInvalidArgument, "status %s",
                    req.status().ToString().c_str());
         const std::string reply = encode_line(make_error(std::string(req.status().message())));
-        FUZZ_CHECK(!reply.empty() && reply.back() == '\n' &&
-                       reply.find('\n') == reply.size() - 1,
+        FUZZ_CHECK(!reply.empty() && reply.back() == '\n' && reply.find('\n') == reply.size() - 1,
                    "error reply is not one line");
         const nlohmann::json j = nlohmann::json::parse(reply, nullptr, false);
         FUZZ_CHECK(!j.is_discarded() && j.is_object() && j.value("ok", true) == false &&
@@ -104,8 +103,7 @@ void check_command(const std::string& line) {
     const nlohmann::json strict = nlohmann::json::parse(
         (**cmd).dump(-1, ' ', false, nlohmann::json::error_handler_t::ignore), nullptr, false);
     if (strict == **cmd)
-        FUZZ_CHECK(req->args == (**cmd)["args"], "arguments changed on the wire: %s",
-                   wire.c_str());
+        FUZZ_CHECK(req->args == (**cmd)["args"], "arguments changed on the wire: %s", wire.c_str());
 }
 
 void run(const uint8_t* data, size_t size) {
@@ -154,8 +152,8 @@ void run(const uint8_t* data, size_t size) {
     if (too_long)
         FUZZ_CHECK(!framer.pop().ok(), "the framer recovered from an over-long line");
     else
-        FUZZ_CHECK(framer.pending() == want.tail, "%zu bytes pending, want %zu",
-                   framer.pending(), want.tail);
+        FUZZ_CHECK(framer.pending() == want.tail, "%zu bytes pending, want %zu", framer.pending(),
+                   want.tail);
 }
 
 }  // namespace

@@ -56,9 +56,9 @@ void check_param_problem(const uint8_t* p, size_t len) {
     }
     if (pp.action == A::kAccept) {
         static constexpr uint8_t kUpper[] = {58, 17, 6, 59, 44};
-        FUZZ_CHECK(std::find(std::begin(kUpper), std::end(kUpper), pp.next_header) !=
-                       std::end(kUpper),
-                   "accepted at next header %u", pp.next_header);
+        FUZZ_CHECK(
+            std::find(std::begin(kUpper), std::end(kUpper), pp.next_header) != std::end(kUpper),
+            "accepted at next header %u", pp.next_header);
         FUZZ_CHECK(pp.offset >= kIp6 && pp.offset <= end && (pp.offset - kIp6) % 8 == 0,
                    "accepted at offset %u of %zu", pp.offset, end);
         if (pp.next_header == 44)
@@ -101,8 +101,7 @@ void check_errors(const uint8_t* p, size_t len, uint8_t flags) {
     }
     const Ip6 src = Ip6::from_bytes(p + 8);
     if (src.is_unspecified() || src.is_multicast() || ours)
-        FUZZ_CHECK(!allowed, "an error allowed for source %s (ours: %d)", src.str().c_str(),
-                   ours);
+        FUZZ_CHECK(!allowed, "an error allowed for source %s (ours: %d)", src.str().c_str(), ours);
     const size_t end = kIp6 + get16(p + 4);
     if (end < len) {
         const std::vector<uint8_t> cut(p, p + end);

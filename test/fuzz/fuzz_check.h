@@ -12,13 +12,12 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv);
 
-#define FUZZ_CHECK(cond, ...)                                                       \
-    do {                                                                            \
-        if (!(cond)) {                                                              \
-            std::fprintf(stderr, "%s:%d: invariant broken: %s: ", __FILE__, __LINE__, \
-                         #cond);                                                    \
-            std::fprintf(stderr, __VA_ARGS__);                                      \
-            std::fputc('\n', stderr);                                               \
-            std::abort();                                                           \
-        }                                                                           \
+#define FUZZ_CHECK(cond, ...)                                                                 \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            std::fprintf(stderr, "%s:%d: invariant broken: %s: ", __FILE__, __LINE__, #cond); \
+            std::fprintf(stderr, __VA_ARGS__);                                                \
+            std::fputc('\n', stderr);                                                         \
+            std::abort();                                                                     \
+        }                                                                                     \
     } while (0)

@@ -72,8 +72,8 @@ std::vector<Seed> frames() {
     const Bytes slla = {1, 1, 2, 0, 0, 0, 0xee, 1};
     const Bytes tlla = {2, 1, 2, 0, 0, 0, 0xee, 1};
     const Bytes nonce = {14, 1, 1, 2, 3, 4, 5, 6};
-    const Bytes prefix = cat({{3, 4, 64, 0xc0, 0, 0, 0x0e, 0x10, 0, 0, 0x07, 0x08, 0, 0, 0, 0},
-                              addr("2001:db8:1::")});
+    const Bytes prefix = cat(
+        {{3, 4, 64, 0xc0, 0, 0, 0x0e, 0x10, 0, 0, 0x07, 0x08, 0, 0, 0, 0}, addr("2001:db8:1::")});
     const Bytes mtu = {5, 1, 0, 0, 0, 0, 0x05, 0xdc};
     const Bytes ra = cat({{64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0}, slla, mtu, prefix});
     std::vector<uint8_t> mld(mld2_report_len(2));
@@ -106,32 +106,61 @@ std::vector<Seed> frames() {
          router().raw(43, cat({{17, 2, 0, 1, 0, 0, 0, 0}, addr("2001:db8::7")})).bytes()},
         {"fragment_to_router", router().raw(44, cat({{17, 0, 0, 1, 0, 0, 0, 9}, udp8()})).bytes()},
         {"fragment_in_transit", base().raw(44, cat({{17, 0, 0, 8, 0, 0, 0, 9}, udp8()})).bytes()},
-        {"hbh_not_first",
-         router().raw(60, cat({opts_header(0, {1, 4, 0, 0, 0, 0}), opts_header(17, {1, 4, 0, 0, 0, 0}),
-                             udp8()}))
-             .bytes()},
+        {"hbh_not_first", router()
+                              .raw(60, cat({opts_header(0, {1, 4, 0, 0, 0, 0}),
+                                            opts_header(17, {1, 4, 0, 0, 0, 0}), udp8()}))
+                              .bytes()},
         {"esp_to_router", router().raw(50, Bytes(16, 0x42)).bytes()},
-        {"icmp_error_in_transit",
-         base().icmp6(1, 0, cat({{0, 0, 0, 0}, Bytes(40, 0x60)})).bytes()},
-        {"ns_dad",
-         Pkt().eth(mac("33:33:ff:00:00:01"), kPeerMac).src(Ip6()).dst(sol).hop_limit(255)
-             .icmp6(135, 0, ns_body("2001:db8:1::1", nonce)).bytes()},
-        {"ns_slla",
-         Pkt().eth(mac("33:33:ff:00:00:01"), kPeerMac).src("fe80::5").dst(sol).hop_limit(255)
-             .icmp6(135, 0, ns_body("2001:db8:1::1", slla)).bytes()},
-        {"ns_option_len_0",
-         Pkt().eth(kRxMac, kPeerMac).src("fe80::5").dst("fe80::1").hop_limit(255)
-             .icmp6(135, 0, ns_body("fe80::1", {1, 0, 2, 0, 0, 0, 0, 1})).bytes()},
-        {"ns_option_past_end",
-         Pkt().eth(kRxMac, kPeerMac).src("fe80::5").dst("fe80::1").hop_limit(255)
-             .icmp6(135, 0, ns_body("fe80::1", {1, 2, 2, 0, 0, 0, 0, 1})).bytes()},
-        {"na_tlla",
-         Pkt().eth(kRxMac, kPeerMac).src("fe80::5").dst("fe80::1").hop_limit(255)
-             .icmp6(136, 0, cat({{0x60, 0, 0, 0}, addr("fe80::5"), tlla})).bytes()},
-        {"rs", Pkt().eth(mac("33:33:00:00:00:02"), kPeerMac).src("fe80::5").dst("ff02::2")
-                   .hop_limit(255).icmp6(133, 0, cat({{0, 0, 0, 0}, slla})).bytes()},
-        {"ra", Pkt().eth(mac("33:33:00:00:00:01"), kPeerMac).src("fe80::99").dst("ff02::1")
-                   .hop_limit(255).icmp6(134, 0, ra).bytes()},
+        {"icmp_error_in_transit", base().icmp6(1, 0, cat({{0, 0, 0, 0}, Bytes(40, 0x60)})).bytes()},
+        {"ns_dad", Pkt()
+                       .eth(mac("33:33:ff:00:00:01"), kPeerMac)
+                       .src(Ip6())
+                       .dst(sol)
+                       .hop_limit(255)
+                       .icmp6(135, 0, ns_body("2001:db8:1::1", nonce))
+                       .bytes()},
+        {"ns_slla", Pkt()
+                        .eth(mac("33:33:ff:00:00:01"), kPeerMac)
+                        .src("fe80::5")
+                        .dst(sol)
+                        .hop_limit(255)
+                        .icmp6(135, 0, ns_body("2001:db8:1::1", slla))
+                        .bytes()},
+        {"ns_option_len_0", Pkt()
+                                .eth(kRxMac, kPeerMac)
+                                .src("fe80::5")
+                                .dst("fe80::1")
+                                .hop_limit(255)
+                                .icmp6(135, 0, ns_body("fe80::1", {1, 0, 2, 0, 0, 0, 0, 1}))
+                                .bytes()},
+        {"ns_option_past_end", Pkt()
+                                   .eth(kRxMac, kPeerMac)
+                                   .src("fe80::5")
+                                   .dst("fe80::1")
+                                   .hop_limit(255)
+                                   .icmp6(135, 0, ns_body("fe80::1", {1, 2, 2, 0, 0, 0, 0, 1}))
+                                   .bytes()},
+        {"na_tlla", Pkt()
+                        .eth(kRxMac, kPeerMac)
+                        .src("fe80::5")
+                        .dst("fe80::1")
+                        .hop_limit(255)
+                        .icmp6(136, 0, cat({{0x60, 0, 0, 0}, addr("fe80::5"), tlla}))
+                        .bytes()},
+        {"rs", Pkt()
+                   .eth(mac("33:33:00:00:00:02"), kPeerMac)
+                   .src("fe80::5")
+                   .dst("ff02::2")
+                   .hop_limit(255)
+                   .icmp6(133, 0, cat({{0, 0, 0, 0}, slla}))
+                   .bytes()},
+        {"ra", Pkt()
+                   .eth(mac("33:33:00:00:00:01"), kPeerMac)
+                   .src("fe80::99")
+                   .dst("ff02::1")
+                   .hop_limit(255)
+                   .icmp6(134, 0, ra)
+                   .bytes()},
         {"mld2_report", cat({mld_eth, mld})},
     };
     return s;
@@ -194,8 +223,9 @@ int main(int argc, char** argv) {
         {"request_route_add_crlf",
          "{\"v\":1,\"cmd\":\"route.add\",\"args\":{\"dst\":\"2001:db8::/32\",\"gateway\":"
          "\"fe80::1\",\"dev\":\"p0\"}}\r\n"},
-        {"request_two", "{\"v\":1,\"cmd\":\"stats.show\",\"args\":null}\n{\"v\":1,\"cmd\":"
-                        "\"addr.show\",\"args\":{\"dev\":\"p0\"}}\n"},
+        {"request_two",
+         "{\"v\":1,\"cmd\":\"stats.show\",\"args\":null}\n{\"v\":1,\"cmd\":"
+         "\"addr.show\",\"args\":{\"dev\":\"p0\"}}\n"},
         {"request_bad_version", "{\"v\":2,\"cmd\":\"port.show\"}\n"},
         {"request_version_array", "{\"v\":[[[[1]]]],\"cmd\":\"port.show\"}\n"},
         {"request_unknown_cmd", "{\"v\":1,\"cmd\":\"rm.rf\"}\n"},

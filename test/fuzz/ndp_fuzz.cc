@@ -65,8 +65,7 @@ bool same(const Mld2Parse& a, const Mld2Parse& b) {
 
 /* The claims of nd/ndp.h about an accepted message. */
 void check_message(const NdMessage& m) {
-    FUZZ_CHECK(m.type >= kIcmp6RouterSolicit && m.type <= kIcmp6NeighborAdvert, "type %u",
-               m.type);
+    FUZZ_CHECK(m.type >= kIcmp6RouterSolicit && m.type <= kIcmp6NeighborAdvert, "type %u", m.type);
     FUZZ_CHECK(m.hop_limit == 255, "hop limit %u", m.hop_limit);
     FUZZ_CHECK(!m.src.is_multicast(), "multicast source %s", m.src.str().c_str());
     FUZZ_CHECK(!m.nonce || (*m.nonce >> 48) == 0, "nonce over 48 bits");
@@ -93,8 +92,8 @@ void check_rebuild(const NdMessage& m) {
     if (m.type == kIcmp6NeighborSolicit)
         len = build_ns(buf, m.src, m.dst, m.target, m.src_lladdr, m.nonce);
     else if (m.type == kIcmp6NeighborAdvert)
-        len = build_na(buf, m.src, m.dst, m.target, m.router, m.solicited, m.override_,
-                       m.tgt_lladdr);
+        len =
+            build_na(buf, m.src, m.dst, m.target, m.router, m.solicited, m.override_, m.tgt_lladdr);
     else
         return;
     FUZZ_CHECK(len != 0, "parse_nd accepted a type %u that the builder refuses", m.type);

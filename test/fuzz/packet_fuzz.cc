@@ -86,8 +86,14 @@ std::string affinity_list() {
 
 void start_eal() {
     std::vector<std::string> args = {
-        "fp6-fuzz-packet", "--no-huge",      "-m", "128", "--no-shconf", "--no-pci",
-        "--no-telemetry",  "--log-level=*:error",
+        "fp6-fuzz-packet",
+        "--no-huge",
+        "-m",
+        "128",
+        "--no-shconf",
+        "--no-pci",
+        "--no-telemetry",
+        "--log-level=*:error",
         "--file-prefix=fp6fuzz_" + std::to_string(getpid()),
         "--lcores=0@" + affinity_list(),
     };
@@ -132,8 +138,8 @@ void add_port(Tables& t, uint16_t id, uint8_t mac_low, bool up, uint16_t mtu) {
 World* make_world() {
     start_eal();
     auto* w = new World;
-    w->pool = rte_pktmbuf_pool_create("fp6_fuzz_mbufs", kPoolSize, 0, 0,
-                                      RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    w->pool = rte_pktmbuf_pool_create("fp6_fuzz_mbufs", kPoolSize, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                      SOCKET_ID_ANY);
     FUZZ_CHECK(w->pool != nullptr, "mbuf pool: %s", rte_strerror(rte_errno));
     w->nhs = new NextHopTable(64);
     w->fib = new Fib();
@@ -246,12 +252,12 @@ void check_tx(const Tables& t, const rte_mbuf* m, uint16_t port, const std::vect
         FUZZ_CHECK(i == kEth + 7 || out[i] == in[i], "byte %zu changed in transit", i);
     const Ip6 src = Ip6::from_bytes(&out[kEth + 8]);
     const Ip6 dst = Ip6::from_bytes(&out[kEth + 24]);
-    FUZZ_CHECK(!src.is_multicast() && !src.is_unspecified() && !src.is_loopback() &&
-                   !src.is_linklocal(),
-               "forwarded from %s", src.str().c_str());
-    FUZZ_CHECK(!dst.is_multicast() && !dst.is_unspecified() && !dst.is_loopback() &&
-                   !dst.is_linklocal(),
-               "forwarded to %s", dst.str().c_str());
+    FUZZ_CHECK(
+        !src.is_multicast() && !src.is_unspecified() && !src.is_loopback() && !src.is_linklocal(),
+        "forwarded from %s", src.str().c_str());
+    FUZZ_CHECK(
+        !dst.is_multicast() && !dst.is_unspecified() && !dst.is_loopback() && !dst.is_linklocal(),
+        "forwarded to %s", dst.str().c_str());
 }
 
 /* A punted packet (local, resolve or error): as received, trimmed. */
@@ -307,16 +313,15 @@ void run(World& w, const uint8_t* data, size_t size) {
     FUZZ_CHECK(r.n_icmp + r.n_redirect <= r.n_punt, "n_icmp %u n_redirect %u n_punt %u", r.n_icmp,
                r.n_redirect, r.n_punt);
     const unsigned n_local = r.n_punt - r.n_icmp - r.n_redirect;
-    FUZZ_CHECK(r.n_tx + n_local + r.n_icmp <= n, "%u tx + %u punts out of %u", r.n_tx, r.n_punt,
-               n);
+    FUZZ_CHECK(r.n_tx + n_local + r.n_icmp <= n, "%u tx + %u punts out of %u", r.n_tx, r.n_punt, n);
     FUZZ_CHECK(st.rx == n, "rx %lu of %u", st.rx, n);
     FUZZ_CHECK(st.forwarded == r.n_tx, "forwarded %lu, n_tx %u", st.forwarded, r.n_tx);
     FUZZ_CHECK(st.punted == n_local, "punted %lu, local punts %u", st.punted, n_local);
     FUZZ_CHECK(st.icmp_punted == r.n_icmp, "icmp_punted %lu, n_icmp %u", st.icmp_punted, r.n_icmp);
     FUZZ_CHECK(st.redirect_punted == r.n_redirect, "redirect_punted %lu, n_redirect %u",
                st.redirect_punted, r.n_redirect);
-    FUZZ_CHECK(st.rx == st.forwarded + st.punted + drop_sum(st), "rx %lu != %lu + %lu + %lu",
-               st.rx, st.forwarded, st.punted, drop_sum(st));
+    FUZZ_CHECK(st.rx == st.forwarded + st.punted + drop_sum(st), "rx %lu != %lu + %lu + %lu", st.rx,
+               st.forwarded, st.punted, drop_sum(st));
     FUZZ_CHECK(st.drops[size_t(Drop::kPuntFull)] == 0 && st.drops[size_t(Drop::kTxFull)] == 0,
                "punt_full or tx_full counted by classify_burst");
     if (!(flags & 1))
@@ -383,8 +388,8 @@ void run(World& w, const uint8_t* data, size_t size) {
     const unsigned taken = (flags >> 4) == 15 ? r.n_punt : (flags >> 4);
     punt_shortfall(r, taken, &st);
     FUZZ_CHECK(st.rx == st.forwarded + st.punted + drop_sum(st),
-               "after punt_shortfall(%u of %u): rx %lu != %lu + %lu + %lu", taken, r.n_punt,
-               st.rx, st.forwarded, st.punted, drop_sum(st));
+               "after punt_shortfall(%u of %u): rx %lu != %lu + %lu + %lu", taken, r.n_punt, st.rx,
+               st.forwarded, st.punted, drop_sum(st));
     FUZZ_CHECK(st.punted <= st.rx && st.icmp_punted <= st.rx && st.redirect_punted <= st.rx,
                "a counter went below zero");
 

@@ -180,8 +180,9 @@ class Malformed : public ::testing::Test {
         EXPECT_EQ(r.n_punt, c.verdict == Case::kPunt ? 1 : 0);
         EXPECT_EQ(st.punted, c.verdict == Case::kPunt ? 1u : 0u);
         rte_mbuf* out = r.n_tx == 1 ? r.tx[0] : r.n_punt == 1 ? r.punt[0] : nullptr;
-        if (out == nullptr)
+        if (out == nullptr) {
             EXPECT_EQ(rte_mempool_avail_count(pool_), before) << "a dropped frame leaked";
+        }
         return out;
     }
 
@@ -220,8 +221,8 @@ TEST_F(Malformed, HeadersAndLengths) {
         // fp6 takes none, with or without the Jumbo Payload option.
         {"jumbogram", transit().udp(1, 2, 8).jumbo().bytes(), Case::kDrop, Drop::kBadLength},
         {"payload length 0, Hop-by-Hop, no jumbo option",
-         transit().raw(kHopByHop, cat({hbh_no_jumbo, udp()})).payload_len(0).bytes(),
-         Case::kDrop, Drop::kBadLength},
+         transit().raw(kHopByHop, cat({hbh_no_jumbo, udp()})).payload_len(0).bytes(), Case::kDrop,
+         Drop::kBadLength},
         {"the good frame", good.bytes(), Case::kTx},
     };
     for (const Case& c : cases) {
@@ -242,9 +243,8 @@ TEST_F(Malformed, PayloadShorterThanTheFrameIsPadding) {
         {"30 bytes of padding", transit().udp(1, 2, 8).padding(30, 0xee).bytes(), kIp6 + 16},
         {"payload length 8 of 24 UDP bytes", transit().udp(1, 2, 16).payload_len(8).bytes(),
          kIp6 + 8},
-        {"payload length 0: everything after the header", transit().udp(1, 2, 8).payload_len(0)
-                                                              .bytes(),
-         kIp6},
+        {"payload length 0: everything after the header",
+         transit().udp(1, 2, 8).payload_len(0).bytes(), kIp6},
     };
     for (auto& c : cases) {
         SCOPED_TRACE(c.name);
@@ -254,9 +254,11 @@ TEST_F(Malformed, PayloadShorterThanTheFrameIsPadding) {
         EXPECT_EQ(rte_pktmbuf_pkt_len(m), kEth + c.datagram);
         const Bytes got = test::pkt_bytes(m);
         ASSERT_EQ(got.size(), kEth + c.datagram);
-        for (size_t i = kEth; i < got.size(); i++)
-            if (i != kEth + 7)
+        for (size_t i = kEth; i < got.size(); i++) {
+            if (i != kEth + 7) {
                 EXPECT_EQ(got[i], c.frame[i]) << "byte " << i;
+            }
+        }
         rte_pktmbuf_free(m);
     }
 }
@@ -271,12 +273,10 @@ TEST_F(Malformed, TransitPacketsAreForwardedUntouched) {
     const std::vector<Case> cases = {
         {"first fragment", transit().raw(kFragment, cat({frag(kUdp, 0, true), udp(16)})).bytes(),
          Case::kTx},
-        {"middle fragment", transit().raw(kFragment, cat({frag(kUdp, 3, true), Bytes(24, 7)})).bytes(),
-         Case::kTx},
-        {"last fragment, odd length", transit().raw(kFragment, cat({frag(kUdp, 9, false),
-                                                                    Bytes(13, 7)}))
-                                          .bytes(),
-         Case::kTx},
+        {"middle fragment",
+         transit().raw(kFragment, cat({frag(kUdp, 3, true), Bytes(24, 7)})).bytes(), Case::kTx},
+        {"last fragment, odd length",
+         transit().raw(kFragment, cat({frag(kUdp, 9, false), Bytes(13, 7)})).bytes(), Case::kTx},
         {"atomic fragment", transit().raw(kFragment, cat({frag(kUdp, 0, false), udp()})).bytes(),
          Case::kTx},
         {"fragment header cut short", transit().raw(kFragment, {kUdp, 0, 0}).bytes(), Case::kTx},
@@ -290,13 +290,14 @@ TEST_F(Malformed, TransitPacketsAreForwardedUntouched) {
          transit().raw(kDestOpts, {kUdp, 200, 1, 4, 0, 0, 0, 0}).bytes(), Case::kTx},
         {"routing header with segments left",
          transit().raw(kRouting, cat({{kUdp, 0, 0, 5, 0, 0, 0, 0}, udp()})).bytes(), Case::kTx},
-        {"ICMPv6 echo, bad checksum",
-         corrupt(transit().echo_request(1, 1, 8).bytes(), icmp_at + 2), Case::kTx},
+        {"ICMPv6 echo, bad checksum", corrupt(transit().echo_request(1, 1, 8).bytes(), icmp_at + 2),
+         Case::kTx},
         {"ICMPv6 error, bad checksum",
          corrupt(transit().icmp6(1, 0, Bytes(44, 0x60)).bytes(), icmp_at + 3), Case::kTx},
         {"NS in transit (option length 0)",
-         transit().hop_limit(255).icmp6(135, 0, cat({Bytes(4, 0), Bytes(16, 0x20),
-                                                     {1, 0, 0, 0, 0, 0, 0, 0}}))
+         transit()
+             .hop_limit(255)
+             .icmp6(135, 0, cat({Bytes(4, 0), Bytes(16, 0x20), {1, 0, 0, 0, 0, 0, 0, 0}}))
              .bytes(),
          Case::kTx},
     };
@@ -308,9 +309,11 @@ TEST_F(Malformed, TransitPacketsAreForwardedUntouched) {
         const Bytes got = test::pkt_bytes(m);
         ASSERT_EQ(got.size(), c.frame.size());
         EXPECT_EQ(got[kEth + 7], c.frame[kEth + 7] - 1) << "hop limit";
-        for (size_t i = kEth; i < got.size(); i++)
-            if (i != kEth + 7)
+        for (size_t i = kEth; i < got.size(); i++) {
+            if (i != kEth + 7) {
                 EXPECT_EQ(got[i], c.frame[i]) << "byte " << i;
+            }
+        }
         rte_pktmbuf_free(m);
     }
 }
@@ -332,8 +335,8 @@ class MalformedLocal : public Malformed {
         ASSERT_TRUE(router_->init().ok());
         ok("port.add", {{"ifname", "p0"}, {"devargs", "net_null" + std::to_string(instance_++)}});
         port_ = uint16_t(call("port.show", {})[0]["port_id"].get<int>());
-        ok("port.set", {{"ifname", "p0"}, {"state", "up"}, {"dad_transmits", 1},
-                        {"retrans_timer", 1000}});
+        ok("port.set",
+           {{"ifname", "p0"}, {"state", "up"}, {"dad_transmits", 1}, {"retrans_timer", 1000}});
         ok("addr.add", {{"local", kRouter.str() + "/64"}, {"dev", "p0"}});
         for (int i = 0; i < 250; i++) {  // 2.5 s: duplicate address detection is over
             now_ += 10;
@@ -401,8 +404,8 @@ TEST_F(MalformedLocal, EachCaseMovesItsCounter) {
         // RFC 4861 7.1.1: every option has a length > 0; the classic infinite loop.
         {"ND option of length 0", ns_to_router({1, 0, 2, 0, 0, 0, 0, 1}).bytes(),
          "nd_drops.option_len_zero"},
-        {"ND option of length 0 after a good one", ns_to_router(cat({slla_a, {14, 0, 0, 0}})).bytes(),
-         "nd_drops.option_len_zero"},
+        {"ND option of length 0 after a good one",
+         ns_to_router(cat({slla_a, {14, 0, 0, 0}})).bytes(), "nd_drops.option_len_zero"},
         {"ND option past the end", ns_to_router({1, 2, 2, 0, 0, 0, 0, 1}).bytes(),
          "nd_drops.option_truncated"},
         {"ND option header cut", ns_to_router(cat({slla_a, {1}})).bytes(),
@@ -412,7 +415,8 @@ TEST_F(MalformedLocal, EachCaseMovesItsCounter) {
         {"echo request with a bad checksum",
          corrupt(Pkt(to_router).echo_request(9, 2, 8).bytes(), icmp_at + 3), "punt_unhandled"},
         // RFC 8200 4: the router is the destination; at most 8 headers are walked.
-        {"nine Destination Options headers", Pkt(to_router).raw(kDestOpts, cat({opts_chain(9, kUdp), udp()})).bytes(),
+        {"nine Destination Options headers",
+         Pkt(to_router).raw(kDestOpts, cat({opts_chain(9, kUdp), udp()})).bytes(),
          "local_discarded"},
         {"a chain of 170 headers", Pkt(to_router).raw(kDestOpts, opts_chain(170, kNoNext)).bytes(),
          "local_discarded"},
@@ -458,8 +462,8 @@ TEST_F(MalformedLocal, DuplicateNdOptionsFirstWins) {
     const Bytes slla_a = {1, 1, 0x02, 0, 0, 0, 0xaa, 0x01};
     const Bytes slla_b = {1, 1, 0x02, 0, 0, 0, 0xbb, 0x02};
     const unsigned before = rte_mempool_avail_count(pool_);
-    rte_mbuf* m = classify({"two SLLA options", ns_to_router(cat({slla_a, slla_b})).bytes(),
-                            Case::kPunt});
+    rte_mbuf* m =
+        classify({"two SLLA options", ns_to_router(cat({slla_a, slla_b})).bytes(), Case::kPunt});
     ASSERT_NE(m, nullptr);
     m->port = port_;
     router_->inject_local(m);
