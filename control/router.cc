@@ -638,6 +638,16 @@ nlohmann::json Router::route_json(const Route& r) const {
 }
 
 absl::Status Router::route_change(const RouteSpec& spec, RouteVerb verb, bool grace) {
+    // What was there, to put back if the FIB refuses the change.
+    const uint32_t metric = spec.metric.value_or(kMetricDefault);
+    std::optional<RouteSpec> before;
+    for (const Route* r : rib_.routes_of(spec.dst))
+        if (r->metric == metric && r->origin == RouteOrigin::kStatic) {
+            RouteSpec b(r->dst, r->type, std::nullopt, std::nullopt, r->metric);
+            b.paths = r->paths;
+            b.prefsrc = r->prefsrc;
+            before = b;
+        }
     switch (verb) {
         case RouteVerb::kAdd:
             FP6_RETURN_IF_ERROR(rib_.add_static(spec));
@@ -653,13 +663,18 @@ absl::Status Router::route_change(const RouteSpec& spec, RouteVerb verb, bool gr
     if (st.ok())
         return st;
     // The FIB refused (table full): take the change back so the RIB says
-    // what the workers do, and bring the FIB back in line.
-    // TODO: a refused replace/append is undone by deleting the route, not by
-    // restoring the previous one; only a full FIB gets here.
-    RouteSpec undo = spec;
-    undo.paths.clear();
-    undo.metric = spec.metric.value_or(kMetricDefault);
-    (void)rib_.del_static(undo);
+    // what the workers do, and bring the FIB back in line. Putting the old
+    // route back needs no new FIB groups: its prefix never left the table.
+    absl::Status undo;
+    if (before) {
+        undo = rib_.replace_static(*before);
+    } else {
+        RouteSpec gone(spec.dst, spec.type, std::nullopt, std::nullopt, metric);
+        undo = rib_.del_static(gone);
+    }
+    if (!undo.ok())
+        FP6_LOG(ERR, Rib, "cannot undo a refused change of {}: {}", spec.dst.str(),
+                std::string(undo.message()));
     if (absl::Status again = rib_.commit(grace); !again.ok())
         FP6_LOG(ERR, Rib, "cannot bring the FIB back in line: {}", std::string(again.message()));
     return st;

@@ -64,6 +64,9 @@ const char* const kDstNoRoute = "2001:db8:ffff::5";
 const char* const kDstViaRxPort = "2001:db8:6000::5";  // a neighbour on the rx port
 
 const char* const kRemoteSrc = "2001:db8:9::1";
+const char* const kDstEcmp = "2001:db8:e000::5";  // a group of two neighbours
+const Mac kEcmpMacA = mac("02:00:00:00:0e:0a");
+const Mac kEcmpMacB = mac("02:00:00:00:0e:0b");
 
 /* Sources for Redirects (RFC 4861 8.2). */
 const char* const kOnLinkSrc = "2001:db8:1::77";     // in the rx port's connected prefix
@@ -198,6 +201,18 @@ class PacketPath : public ::testing::Test {
         route("2001:db8:1::88/128", on_link);
         route("2001:db8:7::/64", simple(NhKind::kConnected, kOut));
         route("2001:db8:dead::/48", simple(NhKind::kBlackhole));
+        // ECMP: a group of two neighbours on kOut, told apart by their MACs.
+        NextHop group;
+        group.kind = NhKind::kGroup;
+        for (const Mac& m : {kEcmpMacA, kEcmpMacB}) {
+            NextHop member = neighbor(kOut, kOutMac, true);
+            std::memcpy(&member.l2.dst_addr, m.data(), RTE_ETHER_ADDR_LEN);
+            const uint32_t id = nhs_->alloc();
+            ASSERT_NE(id, 0u);
+            nhs_->publish(id, member);
+            group.slots[group.n_slots++] = id;
+        }
+        route("2001:db8:e000::/48", group);
         route("2001:db8:bad0::/48", simple(NhKind::kUnreachable));
         route("2001:db8:bad1::/48", simple(NhKind::kProhibit));
         route("2001:db8:bad2::/48", simple(NhKind::kReject));
@@ -592,6 +607,34 @@ TEST_F(PacketPath, ForwardRewritesHopLimitAndEthernet) {
         const std::vector<uint8_t> got = test::pkt_bytes(m);
         EXPECT_EQ(std::vector<uint8_t>(got.begin() + test::kEthLen, got.end()), expect);
     }
+}
+
+/* ECMP: every packet of a flow (addresses, flow label, ports) leaves by the
+ * same member, and many flows share the members evenly. */
+TEST_F(PacketPath, EcmpKeepsEachFlowOnOnePath) {
+    constexpr int kFlows = 400;
+    std::vector<Mac> first(kFlows);
+    int to_a = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int f = 0; f < kFlows; f += 32) {
+            std::vector<rte_mbuf*> burst;
+            for (int k = f; k < f + 32 && k < kFlows; k++)
+                burst.push_back(make(good().dst(kDstEcmp).udp(uint16_t(1024 + k), 53, 8)));
+            const Outcome o = run(burst);
+            ASSERT_EQ(o.r.n_tx, burst.size());
+            for (uint16_t i = 0; i < o.r.n_tx; i++) {
+                const Mac got = test::eth_dst(o.r.tx[i]);
+                ASSERT_TRUE(got == kEcmpMacA || got == kEcmpMacB) << got.str();
+                if (round == 0) {
+                    first[size_t(f + i)] = got;
+                    to_a += got == kEcmpMacA;
+                } else {
+                    EXPECT_EQ(got, first[size_t(f + i)]) << "flow " << f + i << " moved";
+                }
+            }
+        }
+    }
+    EXPECT_NEAR(double(to_a) / kFlows, 0.5, 0.1) << to_a << " of " << kFlows << " flows on A";
 }
 
 /* Rule 6: a packet larger than the out port's MTU is dropped (fp6 never
