@@ -726,6 +726,10 @@ absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
     // "route add") or whole route add/append/replace/del lines, applied in
     // order; a refused line is counted and the first one reported, the rest
     // go on. One grace period at the end covers every change.
+    // TODO: the control thread does nothing else meanwhile (about 5 s for
+    // the real table here: ND timers and other clients wait); loading in
+    // slices between events would keep them served and let fp6ctl show
+    // progress, which needs replies the server can defer.
     const uint64_t t0 = now_ms();
     size_t lineno = 0, applied = 0, refused = 0;
     nlohmann::json first_refused;

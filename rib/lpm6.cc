@@ -67,19 +67,29 @@ Lpm6::~Lpm6() {
 }
 
 void Lpm6::lookup_bulk(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept {
-    constexpr unsigned kChunk = 32;
-    uint32_t first[kChunk];
+    // Level by level across the batch: the loads of one level are
+    // independent of each other, so their cache misses overlap instead of
+    // queueing behind one destination's chain.
+    constexpr unsigned kChunk = 64;
+    uint32_t e[kChunk];
     for (unsigned base = 0; base < n; base += kChunk) {
-        unsigned m = std::min(kChunk, n - base);
-        for (unsigned i = 0; i < m; i++)
-            first[i] = load(&tbl24_[index24(dsts[base + i])]);
+        const unsigned m = std::min(kChunk, n - base);
+        const uint8_t(*d)[16] = dsts + base;
+        uint32_t deeper = 0;
         for (unsigned i = 0; i < m; i++) {
-            uint32_t e = first[i];
-            const uint8_t* dst = dsts[base + i];
-            for (int byte = 3; e & kLink; byte++)
-                e = load(&groups_[size_t(e & ~kLink) * 256 + dst[byte]]);
-            nhs[base + i] = e & kNhMask;
+            e[i] = load(&tbl24_[index24(d[i])]);
+            deeper |= e[i];
         }
+        for (int byte = 3; (deeper & kLink) && byte < 16; byte++) {
+            deeper = 0;
+            for (unsigned i = 0; i < m; i++) {
+                if (e[i] & kLink)
+                    e[i] = load(&groups_[size_t(e[i] & ~kLink) * 256 + d[i][byte]]);
+                deeper |= e[i];
+            }
+        }
+        for (unsigned i = 0; i < m; i++)
+            nhs[base + i] = e[i] & kNhMask;
     }
 }
 

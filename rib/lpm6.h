@@ -68,8 +68,8 @@ class Lpm6 {
             e = load(&groups_[size_t(e & ~kLink) * 256 + dst[byte]]);
         return e & kNhMask;
     }
-    /* The same for n destinations; the first-level loads of the whole batch
-     * are issued before any group is walked so their misses overlap. */
+    /* The same for n destinations, walked level by level across the batch
+     * so that the cache misses of different destinations overlap. */
     void lookup_bulk(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
 
     /* Writer. Adds p -> nh or changes the next hop of p. Refused with
