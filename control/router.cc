@@ -713,6 +713,23 @@ absl::StatusOr<nlohmann::json> Router::route_flush(const nlohmann::json&) {
     return nlohmann::json{{"removed", n}};
 }
 
+std::optional<RouteSpec> Router::simple_route_line(const std::vector<std::string>& w) const {
+    if ((w.size() != 3 && w.size() != 5) || w[1] != "via" || (w.size() == 5 && w[3] != "dev"))
+        return std::nullopt;
+    auto dst = Prefix6::parse(w[0]);
+    auto gw = Ip6::parse(w[2]);
+    if (!dst || !gw)
+        return std::nullopt;  // the general path names what is wrong
+    std::optional<uint16_t> port;
+    if (w.size() == 5) {
+        uint16_t id;
+        if (dp_->find_port(w[4], &id) == nullptr)
+            return std::nullopt;
+        port = id;
+    }
+    return RouteSpec(*dst, RouteType::kUnicast, *gw, port);
+}
+
 absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
     FP6_ASSIGN(path, str_arg(a, "file"));
     if (path.empty() || path[0] != '/')
@@ -739,9 +756,20 @@ absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
         std::vector<std::string> words = split_words(line);
         if (words.empty())
             continue;
+        absl::Status st;
+        if (std::optional<RouteSpec> quick = simple_route_line(words)) {
+            // The common shape, "PREFIX via GW [dev NAME]", without the
+            // detour through a JSON request.
+            st = route_change(*quick, RouteVerb::kAdd, false);
+            if (st.ok())
+                applied++;
+            else if (refused++ == 0)
+                first_refused = {{"line", lineno}, {"text", line}, {"error", std::string(st.message())}};
+            continue;
+        }
         if (words[0] != "route" && words[0] != "ro")
             words.insert(words.begin(), {"route", "add"});
-        absl::Status st = [&]() -> absl::Status {
+        st = [&]() -> absl::Status {
             FP6_ASSIGN(req, parse_command(words));
             const std::string cmd = req["cmd"];
             const nlohmann::json& args = req["args"];

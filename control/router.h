@@ -170,6 +170,9 @@ class Router {
     enum class RouteVerb { kAdd, kAppend, kReplace };
     absl::StatusOr<RouteSpec> route_spec(const nlohmann::json& a, bool for_add) const;
     absl::StatusOr<RoutePath> path_of(const nlohmann::json& a, bool recursive) const;
+    /* A route load line of the shape "PREFIX via GW [dev NAME]" as a spec,
+     * or nullopt for anything else (or anything wrong in it). */
+    std::optional<RouteSpec> simple_route_line(const std::vector<std::string>& words) const;
     /* Applies one static route change and commits it (see Rib::commit()). */
     absl::Status route_change(const RouteSpec& spec, RouteVerb verb, bool grace);
     nlohmann::json route_json(const Route& r) const;
