@@ -979,7 +979,7 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
     for (size_t d = 0; d < size_t(Drop::kCount); d++)
         drops[drop_name(Drop(d))] = totals[d];
     nlohmann::json resolve_drops = nlohmann::json::object();
-    for (size_t d = 0; d <= size_t(NcDrop::kRemoved); d++)
+    for (size_t d = 0; d <= size_t(NcDrop::kQueueTotal); d++)
         resolve_drops[nc_drop_name(NcDrop(d))] = ctl_stats_.resolve_dropped[d];
     nlohmann::json nd_drops = nlohmann::json::object();
     for (size_t d = 0; d < kNdDropCount; d++)

@@ -85,6 +85,8 @@ const char* nc_drop_name(NcDrop d) {
             return "table_full";
         case NcDrop::kRemoved:
             return "removed";
+        case NcDrop::kQueueTotal:
+            return "queue_total";
     }
     return "?";
 }
@@ -187,6 +189,7 @@ void NeighborCache::erase(uint16_t port, Port& ps, std::map<Ip6, Entry>::iterato
                           std::vector<NcAction>& out) {
     const Ip6 addr = it->first;
     Entry& e = it->second;
+    queued_ -= e.queue.size();
     for (NcPacket pkt : e.queue)
         out.push_back(drop(port, addr, pkt, why));
     if (e.mac)
@@ -255,6 +258,7 @@ void NeighborCache::flush_queue(uint16_t port, Port& ps, const Ip6& addr, Entry&
                                 std::vector<NcAction>& out) {
     if (e.queue.empty())
         return;
+    queued_ -= e.queue.size();
     for (NcPacket pkt : e.queue)
         out.push_back(send(port, addr, *e.mac, pkt));
     e.queue.clear();
@@ -298,7 +302,13 @@ std::vector<NcAction> NeighborCache::resolve(uint16_t port, const Ip6& addr, NcP
         // retransmit timer.
         Entry& e = create(port, ps, addr, NcState::kIncomplete, now);
         e.probes = 1;
-        e.queue.push_back(pkt);
+        if (queued_ < max_queued_) {
+            e.queue.push_back(pkt);
+            queued_++;
+        } else {
+            out.push_back(drop(port, addr, pkt, NcDrop::kQueueTotal));
+            ps.counters.queue_drops++;
+        }
         out.push_back(send_ns(port, addr, std::nullopt));
         return out;
     }
@@ -311,9 +321,16 @@ std::vector<NcAction> NeighborCache::resolve(uint16_t port, const Ip6& addr, NcP
             while (!e.queue.empty() && e.queue.size() >= ps.params.queue_len) {
                 out.push_back(drop(port, addr, e.queue.front(), NcDrop::kQueueFull));
                 e.queue.erase(e.queue.begin());
+                queued_--;
                 ps.counters.queue_drops++;
             }
+            if (queued_ >= max_queued_) {
+                out.push_back(drop(port, addr, pkt, NcDrop::kQueueTotal));
+                ps.counters.queue_drops++;
+                break;
+            }
             e.queue.push_back(pkt);
+            queued_++;
             sync(port, ps, addr, e);
             break;
         case NcState::kFailed:
@@ -550,6 +567,7 @@ std::vector<NcAction> NeighborCache::poll(uint64_t now) {
                     // 7.2.2: resolution failed; every queued packet gets an
                     // ICMPv6 Address Unreachable from the caller. The FAILED
                     // marker holds the address down for kFailedHoldMs.
+                    queued_ -= e.queue.size();
                     for (NcPacket pkt : e.queue)
                         out.push_back(drop(port, addr, pkt, NcDrop::kResolutionFailed));
                     e.queue.clear();

@@ -87,6 +87,8 @@ enum class NcDrop : uint8_t {
     kRateLimited,       // "rate_limited": the port's INCOMPLETE creation budget is spent
     kTableFull,         // "table_full": neigh_max reached and nothing evictable
     kRemoved,           // "removed": the entry was deleted (del, flush, forget_port, clear)
+    kQueueTotal,        // "queue_total": the router-wide cap on packets awaiting resolution
+                        //   (RFC 6583: a scan of an on-link /64 must not hold the mbuf pool)
 };
 const char* nc_drop_name(NcDrop d);
 
@@ -144,7 +146,13 @@ struct NcEntry {
 
 class NeighborCache {
   public:
+    /* Packets awaiting resolution, all ports together: far below the mbuf
+     * pool (16k by default), whatever neigh_max and queue_len allow. */
+    static constexpr size_t kDefaultMaxQueued = 1024;
+
     explicit NeighborCache(uint64_t seed = std::random_device{}()) : rng_(seed) {}
+    void set_max_queued(size_t n) noexcept { max_queued_ = n; }
+    size_t queued() const noexcept { return queued_; }
     NeighborCache(const NeighborCache&) = delete;
     NeighborCache& operator=(const NeighborCache&) = delete;
 
@@ -226,6 +234,8 @@ class NeighborCache {
     size_t dynamic_size(uint16_t port) const;
 
   private:
+    size_t max_queued_ = kDefaultMaxQueued;
+    size_t queued_ = 0;  // packets in every entry's queue
     struct Entry {
         NcState state = NcState::kIncomplete;
         std::optional<Mac> mac;

@@ -268,6 +268,35 @@ TEST(NeighborCache, QueueLengthIsAParameter) {
     EXPECT_EQ(h.nc.get(0, kAddr, 1)->queued, 1u);
 }
 
+/* RFC 6583: a scan of an on-link prefix creates an INCOMPLETE entry per
+ * address; the packets they hold are capped across all ports together, and
+ * resolution (or deletion) gives the room back. */
+TEST(NeighborCache, PacketsAwaitingResolutionAreCappedRouterWide) {
+    Harness h;
+    h.nc.set_max_queued(4);
+    auto addr = [](int i) {
+        std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                  uint8_t(i)};
+        return Ip6(b);
+    };
+    for (int i = 1; i <= 4; i++)
+        EXPECT_EQ(describe(h.nc.resolve(uint16_t(i % 2), addr(i), pkt(uintptr_t(i)), 0)),
+                  Strings({"ns multicast"}));
+    EXPECT_EQ(h.nc.queued(), 4u);
+    // A fifth address still gets its NS, but its packet is dropped.
+    EXPECT_EQ(describe(h.nc.resolve(1, addr(5), pkt(5), 1)),
+              Strings({"drop 5 queue_total", "ns multicast"}));
+    EXPECT_EQ(describe(h.nc.resolve(0, addr(2), pkt(6), 1)), Strings({"drop 6 queue_total"}));
+    EXPECT_EQ(h.nc.queued(), 4u);
+    // An answer sends the queued packet and frees its room.
+    h.nc.on_na(1, addr(1), kMacA, false, true, false, 2);
+    EXPECT_EQ(h.nc.queued(), 3u);
+    EXPECT_TRUE(h.nc.resolve(0, addr(2), pkt(7), 3).empty());
+    EXPECT_EQ(h.nc.queued(), 4u);
+    h.nc.forget_port(0);
+    EXPECT_EQ(h.nc.queued(), 1u) << "the entries of port 0 took their packets with them";
+}
+
 TEST(NeighborCache, RetransTimerIsAParameter) {
     Harness h;
     NcParams p;
