@@ -55,3 +55,18 @@ need_tools() {
         [ -x "$bin" ] || fp6_die "$bin is not built"
     done
 }
+
+# daemon_dirs TAG: what a test that starts fp6d needs around it: a run
+# directory /run/TAG/PID with the control socket in it, an EAL file prefix
+# TAG-PID and its arguments, both removed at exit, and the CPU for the
+# worker. Sets run_dir, sock, prefix, eal (an array) and worker.
+# shellcheck disable=SC2034
+daemon_dirs() {
+    run_dir=/run/$1/$$
+    fp6_tmpdir "$run_dir"
+    sock=$run_dir/fp6d.sock
+    prefix=$1-$$
+    read -ra eal <<<"$(fp6_eal_args "$prefix")"
+    fp6_clean_eal "$prefix"
+    worker=$(fp6_last_cpu)
+}

@@ -48,13 +48,7 @@ need_tools /usr/bin/python3
 fp6_trap_cleanup
 trap 'fp6_cleanup; summary' EXIT
 
-run_dir=/run/ft-mempool/$$
-fp6_tmpdir "$run_dir"
-sock=$run_dir/fp6d.sock
-prefix=ft-mempool-$$
-read -ra eal <<<"$(fp6_eal_args "$prefix")"
-fp6_clean_eal "$prefix"
-worker=$(fp6_last_cpu)
+daemon_dirs ft-mempool
 
 ctl() { "$FP6CTL" --socket "$sock" --timeout 10 "$@"; }
 

@@ -33,13 +33,7 @@ need_tools /usr/bin/python3
 fp6_trap_cleanup
 trap 'fp6_cleanup; summary' EXIT
 
-run_dir=/run/cl-ops/$$
-fp6_tmpdir "$run_dir"
-sock=$run_dir/fp6d.sock
-prefix=cl-ops-$$
-read -ra eal <<<"$(fp6_eal_args "$prefix")"
-fp6_clean_eal "$prefix"
-worker=$(fp6_last_cpu)
+daemon_dirs cl-ops
 guide=$FP6_ROOT/docs/operations.md
 
 # extract: write the guide's file blocks under $run_dir (with /etc/fp6 moved

@@ -47,13 +47,7 @@ need_tools /usr/bin/python3
 fp6_trap_cleanup
 trap 'fp6_cleanup; summary' EXIT
 
-run_dir=/run/ft-pcap/$$
-fp6_tmpdir "$run_dir"
-sock=$run_dir/fp6d.sock
-prefix=ft-pcap-$$
-read -ra eal <<<"$(fp6_eal_args "$prefix")"
-fp6_clean_eal "$prefix"
-worker=$(fp6_last_cpu)
+daemon_dirs ft-pcap
 cases=$HERE/pcap_cases.py
 
 ctl() { "$FP6CTL" --socket "$sock" --timeout 10 "$@"; }

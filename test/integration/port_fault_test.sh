@@ -42,13 +42,7 @@ need_tools /usr/bin/python3
 fp6_trap_cleanup
 trap 'fp6_cleanup; summary' EXIT
 
-run_dir=/run/ft-portfault/$$
-fp6_tmpdir "$run_dir"
-sock=$run_dir/fp6d.sock
-prefix=ft-portfault-$$
-read -ra eal <<<"$(fp6_eal_args "$prefix")"
-fp6_clean_eal "$prefix"
-worker=$(fp6_last_cpu)
+daemon_dirs ft-portfault
 
 ctl() { "$FP6CTL" --socket "$sock" --timeout 10 "$@"; }
 jget() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }

@@ -45,13 +45,7 @@ TABLE=${FP6_TABLE:-$HERE/../../../shared/data/ipv6-table-visible10.txt}
 fp6_trap_cleanup
 trap 'fp6_cleanup; summary' EXIT
 
-run_dir=/run/fp6-scale/$$
-fp6_tmpdir "$run_dir"
-sock=$run_dir/fp6d.sock
-prefix=fp6-scale-$$
-read -ra eal <<<"$(fp6_eal_args "$prefix")"
-fp6_clean_eal "$prefix"
-worker=$(fp6_last_cpu)
+daemon_dirs fp6-scale
 
 ctl() { "$FP6CTL" --socket "$sock" --timeout 120 "$@"; }
 
