@@ -121,6 +121,7 @@ const std::vector<std::pair<std::string_view, Router::Handler>>& Router::handler
 }
 
 absl::StatusOr<nlohmann::json> Router::execute(const Request& req) {
+    stream_ = nullptr;  // a stream nobody took ends with the next request
     for (const auto& [name, fn] : handlers())
         if (name == req.cmd)
             return (this->*fn)(req.args);
@@ -823,10 +824,32 @@ absl::StatusOr<nlohmann::json> Router::route_show(const nlohmann::json& a) {
             out.push_back(route_json(*r));
         return out;
     }
-    rib_.walk([&](const Route& r) {
-        out.push_back(route_json(r));
-        return true;
-    });
+    // The whole table: a chunk now and the rest streamed, one chunk per
+    // event-loop turn, each resuming after the last prefix sent (routes that
+    // change meanwhile show as they are when their chunk is built).
+    constexpr size_t kChunk = 4096;
+    auto chunk = [this](std::optional<Prefix6> after, std::optional<Prefix6>* last) {
+        nlohmann::json part = nlohmann::json::array();
+        rib_.walk(
+            [&](const Route& r) {
+                if (part.size() >= kChunk && r.dst != **last)
+                    return false;
+                part.push_back(route_json(r));
+                *last = r.dst;
+                return true;
+            },
+            after);
+        return part;
+    };
+    auto cursor = std::make_shared<std::optional<Prefix6>>();
+    out = chunk(std::nullopt, cursor.get());
+    if (out.size() >= kChunk)
+        stream_ = [chunk, cursor]() -> std::optional<nlohmann::json> {
+            nlohmann::json part = chunk(*cursor, cursor.get());
+            if (part.empty())
+                return std::nullopt;
+            return part;
+        };
     return out;
 }
 

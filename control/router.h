@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <map>
 #include <memory>
 #include <string>
@@ -216,6 +217,17 @@ class Router {
     /* What the workers' FIB answers for dst; for an ECMP group, the member
      * the flow with hash `flow` goes to (see flow_hash()). */
     const NextHop* fib_nexthop(const Ip6& dst, uint32_t flow) const;
+
+  public:
+    /* After execute(): the rest of a reply too long to build at once (route
+     * show of a large table), as a producer of further array chunks, each
+     * built when called; nullopt ends it. The server calls it once per
+     * event-loop turn. Empty when the reply was whole. */
+    using ReplyStream = std::function<std::optional<nlohmann::json>()>;
+    ReplyStream take_stream() { return std::exchange(stream_, nullptr); }
+
+  private:
+    ReplyStream stream_;
 
     RouterConfig cfg_;
     std::unique_ptr<Tables> tables_;

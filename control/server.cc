@@ -104,6 +104,7 @@ void ControlServer::on_accept() {
             continue;
         }
         auto c = std::make_unique<Conn>();
+        c->id = next_conn_id_++;
         c->last_read_ms = mono_ms();
         conns_[fd] = std::move(c);
         loop_.add_fd(fd, [this, fd] { on_readable(fd); });
@@ -163,10 +164,41 @@ bool ControlServer::answer(int fd, const std::string& line) {
         FP6_LOG(DEBUG, Control, "{} refused: {}", req->cmd, std::string(data.status().message()));
         return write_all(fd, encode_line(make_error(std::string(data.status().message()))));
     }
+    if (auto stream = router_.take_stream()) {
+        // The first chunk now (never the last: "more" says so), the rest one
+        // per loop turn, so a long listing never holds the control thread.
+        if (!write_all(fd, encode_line(make_ok(std::move(*data), true))))
+            return false;
+        Conn& c = *conns_.at(fd);
+        c.stream = std::move(stream);
+        uint64_t id = c.id;
+        loop_.add_oneshot(1, [this, fd, id] { pump(fd, id); });
+        return true;
+    }
     for (const std::string& part : encode_reply(*data))
         if (!write_all(fd, part))
             return false;
     return true;
+}
+
+void ControlServer::pump(int fd, uint64_t id) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end() || it->second->id != id || !it->second->stream)
+        return;  // the client left meanwhile
+    Conn& c = *it->second;
+    std::optional<nlohmann::json> chunk = c.stream();
+    const bool more = chunk.has_value();
+    if (!write_all(fd, encode_line(make_ok(more ? std::move(*chunk) : nlohmann::json::array(),
+                                           more)))) {
+        close_conn(fd);
+        return;
+    }
+    if (more) {
+        loop_.add_oneshot(1, [this, fd, id] { pump(fd, id); });
+        return;
+    }
+    c.stream = nullptr;
+    drain(fd);  // requests that arrived during the stream
 }
 
 void ControlServer::on_readable(int fd) {
@@ -184,18 +216,28 @@ void ControlServer::on_readable(int fd) {
         return;
     c.last_read_ms = mono_ms();
     c.framer.feed(std::string_view(buf, size_t(n)));
+    drain(fd);
+}
+
+bool ControlServer::drain(int fd) {
     for (;;) {
+        auto it = conns_.find(fd);
+        if (it == conns_.end())
+            return false;
+        Conn& c = *it->second;
+        if (c.stream)
+            return true;  // answered after the stream's last chunk
         auto line = c.framer.pop();
         if (!line.ok()) {
             write_all(fd, encode_line(make_error(std::string(line.status().message()))));
             close_conn(fd);
-            return;
+            return false;
         }
         if (!line->has_value())
-            return;
+            return true;
         if (!answer(fd, **line)) {
             close_conn(fd);
-            return;
+            return false;
         }
     }
 }

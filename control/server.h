@@ -3,7 +3,9 @@
  * request is executed to completion before the next is read. */
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -38,7 +40,16 @@ class ControlServer {
     struct Conn {
         LineFramer framer{kMaxRequest};
         uint64_t last_read_ms = 0;  // CLOCK_MONOTONIC
+        uint64_t id = 0;            // tells a reused fd from the connection it had
+        /* A reply still being produced (Router::take_stream()): its chunks
+         * go out one per event-loop turn, and the connection's next
+         * requests wait until the last one. */
+        std::function<std::optional<nlohmann::json>()> stream;
     };
+    /* Sends the next chunk of fd's stream and schedules the one after. */
+    void pump(int fd, uint64_t id);
+    /* Answers the complete requests buffered on fd; false when fd closed. */
+    bool drain(int fd);
     void on_accept();
     /* Closes the connections that have held a partial request too long. */
     void sweep();
@@ -53,6 +64,7 @@ class ControlServer {
     int sweep_timer_ = -1;
     std::string path_;
     std::unordered_map<int, std::unique_ptr<Conn>> conns_;
+    uint64_t next_conn_id_ = 1;
 };
 
 }  // namespace fp6
