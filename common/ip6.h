@@ -4,13 +4,13 @@
 #pragma once
 
 #include <array>
-#include <type_traits>
 #include <compare>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace fp6 {
 

@@ -235,9 +235,8 @@ void Router::send_icmp_error(rte_mbuf* m, uint8_t type, uint8_t code, uint32_t p
     uint16_t out_port = rx_port;
     Mac out_mac = Mac::from_bytes(eth->src_addr.addr_bytes);
     const Route* route = asker.is_linklocal() ? nullptr : rib_.lookup(asker);
-    if (const NextHop* nh = fib_nexthop(asker, 0);
-        nh != nullptr && nh->kind == NhKind::kNeighbor && nh->resolved &&
-        port_routes_up(nh->port)) {
+    if (const NextHop* nh = fib_nexthop(asker, 0); nh != nullptr && nh->kind == NhKind::kNeighbor &&
+                                                   nh->resolved && port_routes_up(nh->port)) {
         out_port = nh->port;
         out_mac = Mac::from_bytes(nh->l2.dst_addr.addr_bytes);
     }

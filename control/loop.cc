@@ -1,6 +1,8 @@
 #include "control/loop.h"
 
 #include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -9,6 +11,29 @@
 #include "common/log.h"
 
 namespace fp6 {
+
+bool send_all_bounded(int fd, std::string_view bytes) {
+    size_t off = 0;
+    while (off < bytes.size()) {
+        ssize_t n = send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            off += size_t(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            fd_set w;
+            FD_ZERO(&w);
+            FD_SET(fd, &w);
+            timeval tv{1, 0};
+            if (select(fd + 1, nullptr, &w, nullptr, &tv) > 0)
+                continue;
+        }
+        return false;
+    }
+    return true;
+}
 
 EventLoop::EventLoop() : epfd_(epoll_create1(EPOLL_CLOEXEC)) {}
 

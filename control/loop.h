@@ -6,9 +6,17 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <unordered_map>
 
 namespace fp6 {
+
+/* Writes all of `bytes` to the non-blocking stream socket fd, waiting up to
+ * a second each time its buffer is full; false when the peer is gone or does
+ * not read (the caller closes it). The control socket and the metrics
+ * endpoint answer through it, so a client that stops reading costs the
+ * control thread at most that second. */
+bool send_all_bounded(int fd, std::string_view bytes);
 
 class EventLoop {
   public:

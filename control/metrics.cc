@@ -108,14 +108,13 @@ void counters_of(Exposition& e, const nlohmann::json& obj, const std::string& pr
         if (!is_count(*it) || std::find(skip.begin(), skip.end(), it.key()) != skip.end())
             continue;
         e.add(fmt::format("{}_{}_total", prefix, name_part(it.key())), "counter",
-              fmt::format("{} `{}` of stats show", what, it.key()), labels,
-              it->get<uint64_t>());
+              fmt::format("{} `{}` of stats show", what, it.key()), labels, it->get<uint64_t>());
     }
 }
 
 /* Every unsigned member of obj as a counter NAME{label=KEY}. */
-void by_label(Exposition& e, const nlohmann::json& obj, const std::string& name,
-              const char* type, const std::string& help, const char* label,
+void by_label(Exposition& e, const nlohmann::json& obj, const std::string& name, const char* type,
+              const std::string& help, const char* label,
               const std::vector<std::string>& skip = {}) {
     if (!obj.is_object())
         return;
@@ -137,7 +136,8 @@ void ports(Exposition& e, const nlohmann::json& list) {
         const nlohmann::json& q = p.value("queues", nlohmann::json::object());
         for (const char* dir : {"rx", "tx"}) {
             for (const nlohmann::json& c : q.value(dir, nlohmann::json::array())) {
-                Labels l = {{"port", port}, {"queue", text_of(c.value("queue", nlohmann::json(0)))}};
+                Labels l = {{"port", port},
+                            {"queue", text_of(c.value("queue", nlohmann::json(0)))}};
                 counters_of(e, c, fmt::format("fp6_queue_{}", dir),
                             fmt::format("Per-queue device counter ({}),", dir), l, {"queue"});
             }
@@ -369,25 +369,7 @@ void MetricsServer::respond(int fd, const std::string& request) {
     if (method != "HEAD")
         out += body;
     // Bounded: a scraper that does not read is dropped after a second.
-    size_t off = 0;
-    while (off < out.size()) {
-        ssize_t n = send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
-        if (n > 0) {
-            off += size_t(n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            fd_set w;
-            FD_ZERO(&w);
-            FD_SET(fd, &w);
-            timeval tv{1, 0};
-            if (select(fd + 1, nullptr, &w, nullptr, &tv) > 0)
-                continue;
-        }
-        return;
-    }
+    (void)send_all_bounded(fd, out);
 }
 
 }  // namespace fp6

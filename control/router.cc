@@ -3,11 +3,11 @@
 #include "common/status.h"
 
 #include <rte_cycles.h>
-#include <fstream>
-#include <cstring>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 #include <time.h>
+#include <cstring>
+#include <fstream>
 
 #include "common/log.h"
 #include "control/api/grammar.h"
@@ -103,19 +103,19 @@ void Router::shutdown() {
 
 const std::vector<std::pair<std::string_view, Router::Handler>>& Router::handlers() {
     static const std::vector<std::pair<std::string_view, Handler>> table = {
-        {"port.add", &Router::port_add},       {"port.set", &Router::port_set},
-        {"port.del", &Router::port_del},       {"port.show", &Router::port_show},
-        {"addr.add", &Router::addr_add},       {"addr.del", &Router::addr_del},
-        {"addr.show", &Router::addr_show},     {"route.add", &Router::route_add},
-        {"route.del", &Router::route_del},     {"route.append", &Router::route_append},
+        {"port.add", &Router::port_add},           {"port.set", &Router::port_set},
+        {"port.del", &Router::port_del},           {"port.show", &Router::port_show},
+        {"addr.add", &Router::addr_add},           {"addr.del", &Router::addr_del},
+        {"addr.show", &Router::addr_show},         {"route.add", &Router::route_add},
+        {"route.del", &Router::route_del},         {"route.append", &Router::route_append},
         {"route.replace", &Router::route_replace}, {"route.flush", &Router::route_flush},
-        {"route.load", &Router::route_load},     {"route.show", &Router::route_show},
-        {"route.get", &Router::route_get},     {"neigh.add", &Router::neigh_add},
-        {"neigh.del", &Router::neigh_del},     {"neigh.show", &Router::neigh_show},
-        {"neigh.flush", &Router::neigh_flush}, {"stats.show", &Router::stats_show},
-        {"stats.reset", &Router::stats_reset}, {"policy.show", &Router::policy_show},
-        {"policy.add", &Router::policy_add},   {"policy.del", &Router::policy_del},
-        {"config.show", &Router::config_show}, {"config.save", &Router::config_save},
+        {"route.load", &Router::route_load},       {"route.show", &Router::route_show},
+        {"route.get", &Router::route_get},         {"neigh.add", &Router::neigh_add},
+        {"neigh.del", &Router::neigh_del},         {"neigh.show", &Router::neigh_show},
+        {"neigh.flush", &Router::neigh_flush},     {"stats.show", &Router::stats_show},
+        {"stats.reset", &Router::stats_reset},     {"policy.show", &Router::policy_show},
+        {"policy.add", &Router::policy_add},       {"policy.del", &Router::policy_del},
+        {"config.show", &Router::config_show},     {"config.save", &Router::config_save},
     };
     return table;
 }
@@ -546,8 +546,7 @@ absl::StatusOr<RoutePath> Router::path_of(const nlohmann::json& a, bool recursiv
     FP6_ASSIGN(weight, opt_num(a, "weight", kMaxWeight));
     if (weight) {
         if (*weight == 0)
-            return absl::InvalidArgumentError(
-                fmt::format("weight must be 1..{}", kMaxWeight));
+            return absl::InvalidArgumentError(fmt::format("weight must be 1..{}", kMaxWeight));
         p.weight = uint32_t(*weight);
     }
     return p;
@@ -738,8 +737,7 @@ absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
             fmt::format("route load needs an absolute path, got \"{}\"", path));
     std::ifstream in(path);
     if (!in)
-        return absl::NotFoundError(
-            fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+        return absl::NotFoundError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
     // Lines are "PREFIX via GW [dev NAME] ..." (route add's words without
     // "route add") or whole route add/append/replace/del lines, applied in
     // order; a refused line is counted and the first one reported, the rest
@@ -765,7 +763,8 @@ absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
             if (st.ok())
                 applied++;
             else if (refused++ == 0)
-                first_refused = {{"line", lineno}, {"text", line}, {"error", std::string(st.message())}};
+                first_refused = {
+                    {"line", lineno}, {"text", line}, {"error", std::string(st.message())}};
             continue;
         }
         if (words[0] != "route" && words[0] != "ro")
@@ -779,14 +778,12 @@ absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
                 FP6_RETURN_IF_ERROR(rib_.del_static(spec));
                 return rib_.commit(false);
             }
-            RouteVerb verb = cmd == "route.add"      ? RouteVerb::kAdd
-                             : cmd == "route.append" ? RouteVerb::kAppend
-                             : cmd == "route.replace"
-                                 ? RouteVerb::kReplace
-                                 : RouteVerb(-1);
+            RouteVerb verb = cmd == "route.add"       ? RouteVerb::kAdd
+                             : cmd == "route.append"  ? RouteVerb::kAppend
+                             : cmd == "route.replace" ? RouteVerb::kReplace
+                                                      : RouteVerb(-1);
             if (int(verb) < 0)
-                return absl::InvalidArgumentError(
-                    fmt::format("{} is not a route change", cmd));
+                return absl::InvalidArgumentError(fmt::format("{} is not a route change", cmd));
             FP6_ASSIGN(spec, route_spec(args, true));
             return route_change(spec, verb, false);
         }();
@@ -795,14 +792,15 @@ absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
             continue;
         }
         if (refused++ == 0)
-            first_refused = {{"line", lineno}, {"text", line}, {"error", std::string(st.message())}};
+            first_refused = {
+                {"line", lineno}, {"text", line}, {"error", std::string(st.message())}};
     }
     FP6_RETURN_IF_ERROR(rib_.commit());
     const uint64_t ms = now_ms() - t0;
     FP6_LOG(INFO, Rib, "route load {}: {} applied, {} refused in {} ms", path, applied, refused,
             ms);
-    nlohmann::json out = {{"applied", applied}, {"refused", refused}, {"lines", lineno},
-                          {"ms", ms}};
+    nlohmann::json out = {
+        {"applied", applied}, {"refused", refused}, {"lines", lineno}, {"ms", ms}};
     if (refused > 0)
         out["first_refused"] = first_refused;
     return out;

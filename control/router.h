@@ -7,10 +7,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <utility>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "control/api/protocol.h"

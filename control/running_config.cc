@@ -152,8 +152,8 @@ absl::Status write_file_atomic(const std::string& path, std::string_view text) {
 namespace {
 
 /* The `port set` words of the settings that differ from a new port's. */
-std::string port_settings(const PortNd& nd, const NcParams& ncp, bool redirects,
-                          uint32_t icmp_rate, uint32_t icmp_burst) {
+std::string port_settings(const PortNd& nd, const NcParams& ncp, bool redirects, uint32_t icmp_rate,
+                          uint32_t icmp_burst) {
     const PortNd fresh;
     const NcParams nc_fresh;
     std::string s;
@@ -243,7 +243,8 @@ std::string Router::running_config() const {
             if (a.opts.autoconf)
                 out += " autoconf";
             if (a.opts.preferred_until)
-                out += fmt::format(" preferred_lft {}", a.deprecated ? 0 : left(a.opts.preferred_until));
+                out += fmt::format(" preferred_lft {}",
+                                   a.deprecated ? 0 : left(a.opts.preferred_until));
             if (a.opts.valid_until)
                 out += fmt::format(" valid_lft {}", left(a.opts.valid_until));
             out += "\n";

@@ -132,27 +132,7 @@ void ControlServer::close_conn(int fd) {
 }
 
 bool ControlServer::write_all(int fd, const std::string& bytes) {
-    size_t off = 0;
-    while (off < bytes.size()) {
-        ssize_t n = send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-        if (n > 0) {
-            off += size_t(n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            // Non-blocking socket with a full buffer: wait for room, bounded.
-            fd_set w;
-            FD_ZERO(&w);
-            FD_SET(fd, &w);
-            timeval tv{1, 0};
-            if (select(fd + 1, nullptr, &w, nullptr, &tv) > 0)
-                continue;
-        }
-        return false;
-    }
-    return true;
+    return send_all_bounded(fd, bytes);
 }
 
 bool ControlServer::answer(int fd, const std::string& line) {
@@ -188,8 +168,8 @@ void ControlServer::pump(int fd, uint64_t id) {
     Conn& c = *it->second;
     std::optional<nlohmann::json> chunk = c.stream();
     const bool more = chunk.has_value();
-    if (!write_all(fd, encode_line(make_ok(more ? std::move(*chunk) : nlohmann::json::array(),
-                                           more)))) {
+    if (!write_all(
+            fd, encode_line(make_ok(more ? std::move(*chunk) : nlohmann::json::array(), more)))) {
         close_conn(fd);
         return;
     }

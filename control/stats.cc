@@ -36,10 +36,14 @@ nlohmann::json neighbor_states_json(const std::vector<NcEntry>& entries) {
 }
 
 nlohmann::json rib_counts_json(const RibCounts& c) {
-    return {{"routes", c.routes},           {"active", c.active},
-            {"static", c.static_routes},    {"prefixes", c.prefixes},
-            {"fib_entries", c.fib_entries}, {"nexthops", c.nexthops},
-            {"groups", c.groups},           {"fib_groups", c.fib_groups},
+    return {{"routes", c.routes},
+            {"active", c.active},
+            {"static", c.static_routes},
+            {"prefixes", c.prefixes},
+            {"fib_entries", c.fib_entries},
+            {"nexthops", c.nexthops},
+            {"groups", c.groups},
+            {"fib_groups", c.fib_groups},
             {"fib_groups_max", c.fib_groups_max},
             {"fib_table_bytes", c.fib_table_bytes},
             {"fib_index_bytes", c.fib_index_bytes}};

@@ -20,7 +20,7 @@ struct TelemetrySnapshot {
     nlohmann::json stats, neigh, addr;
 };
 
-std::mutex g_mu;                                  // guards g_snap (the pointer, not what it points to)
+std::mutex g_mu;  // guards g_snap (the pointer, not what it points to)
 std::shared_ptr<const TelemetrySnapshot> g_snap;  // written by the control thread
 
 std::shared_ptr<const TelemetrySnapshot> current() {
@@ -85,8 +85,8 @@ int tel_stats(const char*, const char* params, rte_tel_data* d) {
     add_counts(d, s.value("drops", nlohmann::json::object()), "drop_");
     rte_tel_data_add_dict_u64(d, "neighbors",
                               u64(s.value("neighbors", nlohmann::json::object()), "total"));
-    rte_tel_data_add_dict_u64(d, "routes", u64(s.value("routes", nlohmann::json::object()),
-                                               "routes"));
+    rte_tel_data_add_dict_u64(d, "routes",
+                              u64(s.value("routes", nlohmann::json::object()), "routes"));
     return 0;
 }
 
@@ -123,8 +123,8 @@ int tel_addr(const char*, const char*, rte_tel_data* d) {
                                 : a.value("tentative", false)  ? "tentative"
                                 : a.value("deprecated", false) ? "deprecated"
                                                                : "preferred";
-            list.push_back(fmt::format("{}/{} {}", a.value("local", "?"),
-                                       a.value("prefixlen", 0), state));
+            list.push_back(
+                fmt::format("{}/{} {}", a.value("local", "?"), a.value("prefixlen", 0), state));
         }
         if (rte_tel_data* c = string_array(list))
             rte_tel_data_add_dict_container(d, port.value("ifname", "?").c_str(), c, 0);

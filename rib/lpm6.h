@@ -102,8 +102,12 @@ class Lpm6 {
     static constexpr uint32_t kNhMask = kMaxNextHop;
     static constexpr int kDepthShift = 23;
 
-    static uint32_t load(const uint32_t* p) noexcept { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-    static void store(uint32_t* p, uint32_t v) noexcept { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    static uint32_t load(const uint32_t* p) noexcept {
+        return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    }
+    static void store(uint32_t* p, uint32_t v) noexcept {
+        __atomic_store_n(p, v, __ATOMIC_RELEASE);
+    }
     static uint32_t leaf(uint32_t nh, int depth) noexcept {
         return uint32_t(depth) << kDepthShift | nh;
     }

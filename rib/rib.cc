@@ -499,9 +499,8 @@ void Rib::insert_route(Route r) {
     RouteList& list = routes_[r.dst];
     if (list.empty())
         len_count_[size_t(r.dst.len())]++;
-    auto pos = std::upper_bound(list.begin(), list.end(), r, [](const Route& a, const Route& b) {
-        return a.metric < b.metric;
-    });
+    auto pos = std::upper_bound(list.begin(), list.end(), r,
+                                [](const Route& a, const Route& b) { return a.metric < b.metric; });
     Route& in = *list.insert(pos, std::move(r));
     if (is_static_unicast(in)) {
         in.active = false;
@@ -524,8 +523,8 @@ void Rib::remove_route(const Prefix6& dst, uint32_t metric) {
     if (it == routes_.end())
         return;
     RouteList& list = it->second;
-    auto r = std::find_if(list.begin(), list.end(),
-                          [&](const Route& c) { return c.metric == metric; });
+    auto r =
+        std::find_if(list.begin(), list.end(), [&](const Route& c) { return c.metric == metric; });
     if (r == list.end())
         return;
     if (is_static_unicast(*r))
@@ -605,8 +604,7 @@ absl::Status Rib::append_static(const RouteSpec& in) {
     for (const RoutePath& p : spec.paths) {
         for (const RoutePath& q : paths)
             if (same_path(p, q))
-                return absl::AlreadyExistsError(
-                    fmt::format("next hop exists in {}", describe(*r)));
+                return absl::AlreadyExistsError(fmt::format("next hop exists in {}", describe(*r)));
         paths.push_back(p);
     }
     if (paths.size() > kMaxPaths)
@@ -624,8 +622,8 @@ absl::Status Rib::replace_static(const RouteSpec& in) {
     if (r == nullptr)
         return add_static(spec);
     if (r->origin != RouteOrigin::kStatic)
-        return absl::FailedPreconditionError(fmt::format(
-            "{} belongs to an address; delete the address instead", spec.dst.str()));
+        return absl::FailedPreconditionError(
+            fmt::format("{} belongs to an address; delete the address instead", spec.dst.str()));
     if (is_static_unicast(*r) && spec.type == RouteType::kUnicast) {
         // In place: the FIB entry moves from the old next hop to the new one
         // in one store, with no moment without a route.
@@ -733,8 +731,8 @@ void Rib::add_owned(Route r) {
     if (Route* clash = find_route(r.dst, r.metric)) {
         // A static route took this prefix and metric first; the address's
         // route goes one metric later rather than not at all.
-        FP6_LOG(WARNING, Rib, "{} metric {} is taken by {}; using metric {}", r.dst.str(),
-                r.metric, describe(*clash), r.metric + 1);
+        FP6_LOG(WARNING, Rib, "{} metric {} is taken by {}; using metric {}", r.dst.str(), r.metric,
+                describe(*clash), r.metric + 1);
         r.metric++;
         if (find_route(r.dst, r.metric) != nullptr)
             return;

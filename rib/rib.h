@@ -27,8 +27,8 @@
 #include <cstring>
 #include <functional>
 #include <optional>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/btree_map.h"
@@ -88,8 +88,7 @@ struct Route {
     uint16_t out_port() const { return paths.empty() ? port : paths[0].port; }
     bool onlink() const {
         return type == RouteType::kUnicast && origin != RouteOrigin::kLocal &&
-               (origin == RouteOrigin::kConnected ||
-                (paths.size() == 1 && !paths[0].gateway));
+               (origin == RouteOrigin::kConnected || (paths.size() == 1 && !paths[0].gateway));
     }
 };
 
@@ -99,8 +98,8 @@ struct RouteSpec {
     RouteSpec() = default;
     /* A route of at most one path: `via gateway` and/or `dev port`. */
     RouteSpec(const Prefix6& d, RouteType t = RouteType::kUnicast,
-              std::optional<Ip6> gateway = std::nullopt, std::optional<uint16_t> port = std::nullopt,
-              std::optional<uint32_t> m = std::nullopt)
+              std::optional<Ip6> gateway = std::nullopt,
+              std::optional<uint16_t> port = std::nullopt, std::optional<uint32_t> m = std::nullopt)
         : dst(d), type(t), metric(m) {
         if (gateway || port)
             paths.push_back(RoutePath{gateway, port.value_or(kNoPort)});
@@ -121,8 +120,8 @@ struct RibPortInfo {
 };
 
 struct RibCounts {
-    size_t routes = 0, active = 0, static_routes = 0, prefixes = 0, fib_entries = 0,
-           nexthops = 0, groups = 0;
+    size_t routes = 0, active = 0, static_routes = 0, prefixes = 0, fib_entries = 0, nexthops = 0,
+           groups = 0;
     /* The FIB's memory: 1 KiB groups in use and the most it may use, bytes
      * of table written, bytes of its prefix index. */
     size_t fib_groups = 0, fib_groups_max = 0, fib_table_bytes = 0, fib_index_bytes = 0;
@@ -241,7 +240,7 @@ class Rib {
         }
     };
     struct Resolution {
-        Members members;                                             // empty: unusable
+        Members members;                                          // empty: unusable
         absl::flat_hash_set<std::pair<Prefix6, uint32_t>> users;  // routes with this path
     };
     using RouteList = std::vector<Route>;  // sorted by metric

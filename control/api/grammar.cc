@@ -80,7 +80,8 @@ CommandSpec route_change(std::string_view verb, std::string_view cmd) {
                    str("src", "prefsrc", "ADDR"), flag("recursive", "recursive")}};
     c.group_word = "nexthop";
     c.group_key = "nexthops";
-    c.group_args = {str("via", "gateway", "GW"), str("dev", "dev", "NAME"), num("weight", "weight")};
+    c.group_args = {str("via", "gateway", "GW"), str("dev", "dev", "NAME"),
+                    num("weight", "weight")};
     return c;
 }
 
@@ -138,7 +139,10 @@ std::vector<CommandSpec> build_table() {
           str("dev", "dev", "NAME"), num("metric", "metric")}},
         {"route", "flush", "route.flush", {}},
         {"route", "load", "route.load", {pos("file", "FILE")}},
-        {"route", "show", "route.show", {pos("dst", "PREFIX", false), str("match", "match", "ADDR")}},
+        {"route",
+         "show",
+         "route.show",
+         {pos("dst", "PREFIX", false), str("match", "match", "ADDR")}},
         {"route",
          "get",
          "route.get",

@@ -17,9 +17,9 @@
  * Prints a table; ratios are Lpm6 / rte_fib6. Exits 0 with a message when
  * the table file is absent. */
 #include <rte_eal.h>
-#include <rte_memory.h>
-#include <rte_fib6.h>
 #include <rte_errno.h>
+#include <rte_fib6.h>
+#include <rte_memory.h>
 
 #include <atomic>
 #include <chrono>
@@ -197,13 +197,14 @@ Churn churn(Table& t, double seconds) {
     // /56-/64s inside those), next hop 9.
     std::vector<Route> stable, moving;
     for (uint32_t i = 0; i < 1000; i++) {
-        std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, uint8_t(0xb8 + i % 8), uint8_t(i >> 8),
+        std::array<uint8_t, 16> b{0x20,      0x01, 0x0d, uint8_t(0xb8 + i % 8), uint8_t(i >> 8),
                                   uint8_t(i)};
         stable.push_back({Prefix6(Ip6(b), 48), 1 + i % 4});
     }
     for (uint32_t i = 0; i < 10000; i++) {
-        std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, uint8_t(0xb8 + i % 8), uint8_t(0x80 + (i >> 8) % 64),
-                                  uint8_t(i), uint8_t(i >> 3)};
+        std::array<uint8_t, 16> b{
+            0x20,       0x01,           0x0d, uint8_t(0xb8 + i % 8), uint8_t(0x80 + (i >> 8) % 64),
+            uint8_t(i), uint8_t(i >> 3)};
         int len = 48 + 8 * int(i % 3);
         moving.push_back({Prefix6(Ip6(b).masked(len), len), 9});
     }
@@ -271,16 +272,17 @@ Churn churn(Table& t, double seconds) {
 }
 
 void report(const char* name, size_t n, const Figures& o, const Figures& d) {
-    std::printf("%-10s %9zu routes  add: Lpm6 %6.3f s (%5.0fk/s)  rte_fib6 %6.3f s (%5.0fk/s)  x%.2f\n",
-                name, n, o.add_s, double(n) / o.add_s / 1e3, d.add_s, double(n) / d.add_s / 1e3,
-                d.add_s / o.add_s);
+    std::printf(
+        "%-10s %9zu routes  add: Lpm6 %6.3f s (%5.0fk/s)  rte_fib6 %6.3f s (%5.0fk/s)  x%.2f\n",
+        name, n, o.add_s, double(n) / o.add_s / 1e3, d.add_s, double(n) / d.add_s / 1e3,
+        d.add_s / o.add_s);
     std::printf("%-10s %9s         lookup: Lpm6 %5.1f ns  rte_fib6 %5.1f ns  x%.2f\n", "", "",
                 o.lookup_ns, d.lookup_ns, d.lookup_ns / o.lookup_ns);
-    std::printf("%-10s %9s         delete: Lpm6 %6.3f s  rte_fib6 %6.3f s  x%.2f\n", "", "", o.del_s,
-                d.del_s, d.del_s / o.del_s);
-    std::printf("%-10s %9s         memory: Lpm6 %5.0f MiB (%3.0f B/route)  rte_fib6 %5.0f MiB reserved\n",
-                "", "", double(o.bytes) / 1048576, double(o.bytes) / double(n),
-                double(d.bytes) / 1048576);
+    std::printf("%-10s %9s         delete: Lpm6 %6.3f s  rte_fib6 %6.3f s  x%.2f\n", "", "",
+                o.del_s, d.del_s, d.del_s / o.del_s);
+    std::printf(
+        "%-10s %9s         memory: Lpm6 %5.0f MiB (%3.0f B/route)  rte_fib6 %5.0f MiB reserved\n",
+        "", "", double(o.bytes) / 1048576, double(o.bytes) / double(n), double(d.bytes) / 1048576);
 }
 
 int run(int argc, char** argv) {
@@ -302,8 +304,9 @@ int run(int argc, char** argv) {
                     table.c_str());
         return 0;
     }
-    const char* eal[] = {"fib_bench", "--no-huge", "-m", "3072", "--no-shconf", "--no-pci",
-                         "--log-level", "lib.eal:error", "--file-prefix", "fib_bench"};
+    const char* eal[] = {"fib_bench",     "--no-huge", "-m",          "3072",
+                         "--no-shconf",   "--no-pci",  "--log-level", "lib.eal:error",
+                         "--file-prefix", "fib_bench"};
     if (rte_eal_init(int(std::size(eal)), const_cast<char**>(eal)) < 0) {
         std::fprintf(stderr, "fib_bench: EAL: %s\n", rte_strerror(rte_errno));
         return 1;
@@ -342,12 +345,14 @@ int run(int argc, char** argv) {
         Churn o = churn(ours, churn_s);
         Dpdk dpdk(20000, 1 << 15);
         Churn d = churn(dpdk, churn_s);
-        std::printf("churn      Lpm6: %7.0fk updates/s, reader %5.1f M lookups/s, %lu wrong of %lu\n",
-                    o.updates_per_s / 1e3, o.lookups_per_s / 1e6, (unsigned long)o.wrong,
-                    (unsigned long)o.lookups);
-        std::printf("           rte_fib6: %7.0fk updates/s, reader %5.1f M lookups/s, %lu wrong of %lu\n",
-                    d.updates_per_s / 1e3, d.lookups_per_s / 1e6, (unsigned long)d.wrong,
-                    (unsigned long)d.lookups);
+        std::printf(
+            "churn      Lpm6: %7.0fk updates/s, reader %5.1f M lookups/s, %lu wrong of %lu\n",
+            o.updates_per_s / 1e3, o.lookups_per_s / 1e6, (unsigned long)o.wrong,
+            (unsigned long)o.lookups);
+        std::printf(
+            "           rte_fib6: %7.0fk updates/s, reader %5.1f M lookups/s, %lu wrong of %lu\n",
+            d.updates_per_s / 1e3, d.lookups_per_s / 1e6, (unsigned long)d.wrong,
+            (unsigned long)d.lookups);
     }
     rcu_thread_online();
     rcu_unregister_thread();

@@ -76,7 +76,9 @@ TEST(Grammar, EveryCommandFormParses) {
             {{"gateway", "fe80::1"}, {"dev", "p1"}}}}}},
         {"route replace 2001:db8::/32 via 2001:db8:c::1 recursive metric 7",
          "route.replace",
-         {{"dst", "2001:db8::/32"}, {"gateway", "2001:db8:c::1"}, {"recursive", true},
+         {{"dst", "2001:db8::/32"},
+          {"gateway", "2001:db8:c::1"},
+          {"recursive", true},
           {"metric", 7}}},
         {"route load /tmp/routes.txt", "route.load", {{"file", "/tmp/routes.txt"}}},
         {"route show match 2001:db8::1", "route.show", {{"match", "2001:db8::1"}}},
@@ -128,13 +130,17 @@ struct BadRow {
 
 TEST(Grammar, EveryErrorNamesTheWord) {
     const BadRow rows[] = {
-        {"", "missing command; expected one of: port, addr, route, neigh, stats, policy, config, "
-             "show"},
+        {"",
+         "missing command; expected one of: port, addr, route, neigh, stats, policy, config, "
+         "show"},
         {"rout add ::/0 dev p0",
          "unknown word \"rout\"; expected one of: port, addr, route, "
          "neigh, stats, policy, config, show"},
-        {"route", "missing word after \"route\"; expected one of: add, append, replace, del, flush, load, show, get"},
-        {"route ad ::/0", "unknown word \"ad\"; expected one of: add, append, replace, del, flush, load, show, get"},
+        {"route",
+         "missing word after \"route\"; expected one of: add, append, replace, del, flush, load, "
+         "show, get"},
+        {"route ad ::/0",
+         "unknown word \"ad\"; expected one of: add, append, replace, del, flush, load, show, get"},
         {"stats get", "unknown word \"get\"; expected one of: show, reset"},
         {"port add p0 devargs", "missing value after \"devargs\""},
         {"route add ::/0 dev", "missing value after \"dev\""},
@@ -243,7 +249,8 @@ TEST(Grammar, ParseLineSkipsBlankLinesAndRejectsOpenQuotes) {
 
     auto bad = parse_line("route frob");
     EXPECT_EQ(bad.status().message(),
-              "unknown word \"frob\"; expected one of: add, append, replace, del, flush, load, show, get");
+              "unknown word \"frob\"; expected one of: add, append, replace, del, flush, load, "
+              "show, get");
 }
 
 TEST(Grammar, UsageTextCoversTheTable) {

@@ -43,8 +43,8 @@ uint32_t reference(const std::map<Prefix6, uint32_t>& model, const Ip6& a) {
 /* Prefixes crowded into a few /32s, lengths spread over every level
  * boundary, so adds and deletes nest, split and fold groups. */
 Prefix6 random_prefix(std::mt19937& rng) {
-    static const int kLens[] = {8, 16, 23, 24, 25, 31, 32, 33, 40, 44, 47, 48, 49, 56, 64, 96,
-                                120, 127, 128};
+    static const int kLens[] = {8,  16, 23, 24, 25, 31, 32,  33,  40, 44,
+                                47, 48, 49, 56, 64, 96, 120, 127, 128};
     std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, uint8_t(0xb8 + rng() % 2)};
     for (size_t i = 4; i < 16; i++)
         b[i] = rng() % 4 == 0 ? uint8_t(rng()) : 0;
@@ -129,7 +129,7 @@ TEST(Lpm6, MatchesTheModelThroughRandomChurnAndEmptiesCompletely) {
 
 TEST(Lpm6, TableFullRefusesAndChangesNothing) {
     auto t = make(4);
-    ASSERT_TRUE(t->set(P("2001:db8::/32"), 1).ok());  // one group (bits 24..31)
+    ASSERT_TRUE(t->set(P("2001:db8::/32"), 1).ok());    // one group (bits 24..31)
     ASSERT_TRUE(t->set(P("2001:db8:1::/48"), 2).ok());  // two more
     const uint32_t used = t->groups_in_use();
     EXPECT_EQ(used, 3u);

@@ -275,8 +275,8 @@ TEST(NeighborCache, PacketsAwaitingResolutionAreCappedRouterWide) {
     Harness h;
     h.nc.set_max_queued(4);
     auto addr = [](int i) {
-        std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                  uint8_t(i)};
+        std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                                  0,    0,    0,    0,    0, 0, 0, uint8_t(i)};
         return Ip6(b);
     };
     for (int i = 1; i <= 4; i++)

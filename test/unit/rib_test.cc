@@ -285,7 +285,6 @@ TEST_F(RibTest, AddressUniqueness) {
     EXPECT_EQ(addrs_.del(0, A("2001:db8:a::5"), 64, true).code(), absl::StatusCode::kNotFound);
 }
 
-
 RouteSpec Via(const char* dst, const char* gw, uint32_t metric = kMetricDefault) {
     return RouteSpec(P(dst), RouteType::kUnicast, A(gw), std::nullopt, metric);
 }
@@ -356,8 +355,8 @@ TEST_F(RibTest, InactiveRouteStepsAsideAndReturns) {
     EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 0) << "metric 10 is back";
 
     // A link-local gateway lives and dies with its port.
-    ASSERT_TRUE(rib_.add_static(RouteSpec(P("2001:db8:200::/48"), RouteType::kUnicast,
-                                          A("fe80::2"), uint16_t(1)))
+    ASSERT_TRUE(rib_.add_static(RouteSpec(P("2001:db8:200::/48"), RouteType::kUnicast, A("fe80::2"),
+                                          uint16_t(1)))
                     .ok());
     ASSERT_TRUE(rib_.commit().ok());
     EXPECT_EQ(fib_nh("2001:db8:200::1")->addr, A("fe80::2"));
@@ -392,8 +391,8 @@ TEST_F(RibTest, EcmpSharesByWeightAndDropsInactivePaths) {
     for (auto [id, share] : shares(nhs_, *g))
         EXPECT_NEAR(share, 0.5, 0.05) << "within 10 % of an even split";
 
-    ASSERT_TRUE(rib_.replace_static(Multi("2001:db8:100::/48", {Hop("2001:db8:a::2", 3),
-                                                                Hop("2001:db8:b::2", 1)}))
+    ASSERT_TRUE(rib_.replace_static(Multi("2001:db8:100::/48",
+                                          {Hop("2001:db8:a::2", 3), Hop("2001:db8:b::2", 1)}))
                     .ok());
     ASSERT_TRUE(rib_.commit().ok());
     g = fib_nh("2001:db8:100::1");
@@ -454,8 +453,8 @@ TEST_F(RibTest, SeveralRoutesMatchNamesThem) {
     EXPECT_EQ(st.message(),
               "several routes match: 2001:db8:100::/48 via 2001:db8:a::2 metric 10; "
               "2001:db8:100::/48 via 2001:db8:b::2 metric 20");
-    EXPECT_TRUE(rib_.del_static(RouteSpec(P("2001:db8:100::/48"), RouteType::kUnicast,
-                                          std::nullopt, uint16_t(1)))
+    EXPECT_TRUE(rib_.del_static(RouteSpec(P("2001:db8:100::/48"), RouteType::kUnicast, std::nullopt,
+                                          uint16_t(1)))
                     .ok())
         << "dev singles one out";
 }
@@ -469,8 +468,8 @@ TEST(RibFull, TableFullRefusesWithoutCorruptingWhatIsThere) {
     Fib fib(4u);  // four groups: a /48 takes three
     Rib rib(nhs, fib);
     rib.set_port(0, {"p0", Mac({0x02, 0, 0, 0, 0, 0x10}), true});
-    ASSERT_TRUE(rib.add_static(RouteSpec(P("2001:db8:1::/48"), RouteType::kUnicast,
-                                         std::nullopt, uint16_t(0)))
+    ASSERT_TRUE(rib.add_static(RouteSpec(P("2001:db8:1::/48"), RouteType::kUnicast, std::nullopt,
+                                         uint16_t(0)))
                     .ok());
     ASSERT_TRUE(rib.commit().ok());
     RouteSpec big(P("2001:db9:0:1::/64"), RouteType::kUnicast, std::nullopt, uint16_t(0));

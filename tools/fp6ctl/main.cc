@@ -232,7 +232,8 @@ int run_complete(const std::vector<std::string>& args) {
             i++;
         }
     }
-    std::vector<std::string> done(args.begin() + long(i), args.empty() ? args.end() : args.end() - 1);
+    std::vector<std::string> done(args.begin() + long(i),
+                                  args.empty() ? args.end() : args.end() - 1);
     std::string partial = args.empty() ? "" : args.back();
     std::vector<std::string> out;
     if (done.empty() && !partial.empty() && partial[0] == '-') {
@@ -275,8 +276,8 @@ int run(int argc, char** argv) {
     }
     if (o.file.empty() && o.words.empty() && isatty(STDIN_FILENO)) {
         auto timeout = std::chrono::milliseconds(int64_t(std::min(o.timeout_s, 2.0) * 1000));
-        return run_prompt({o.socket, timeout,
-                           [&o](const std::string& line) { return run_typed_line(o, line); }});
+        return run_prompt(
+            {o.socket, timeout, [&o](const std::string& line) { return run_typed_line(o, line); }});
     }
     if (auto watch = parse_watch(o.words)) {
         if (!watch->ok()) {

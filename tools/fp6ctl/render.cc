@@ -270,8 +270,8 @@ std::string render(std::string_view cmd, const json& data, const RenderOptions& 
     if (cmd == "neigh.show")
         return render_neighs(data);
     if (cmd == "route.load") {
-        std::string out = fmt::format("{} routes applied from {} lines in {} ms", text(data, "applied"),
-                                      text(data, "lines"), text(data, "ms"));
+        std::string out = fmt::format("{} routes applied from {} lines in {} ms",
+                                      text(data, "applied"), text(data, "lines"), text(data, "ms"));
         if (const json& bad = field(data, "first_refused"); bad.is_object())
             out += fmt::format("; {} refused, the first at line {}: {}: {}", text(data, "refused"),
                                text(bad, "line"), text(bad, "text"), text(bad, "error"));

@@ -59,7 +59,6 @@ std::string render_stats(const nlohmann::json& data, const RenderOptions& opt = 
 /* The output for the reply data of cmd: "" when data is null or empty, the
  * renderer above for the show commands, otherwise data as indented JSON. */
 std::string render_policy(const nlohmann::json& data);
-std::string render(std::string_view cmd, const nlohmann::json& data,
-                   const RenderOptions& opt = {});
+std::string render(std::string_view cmd, const nlohmann::json& data, const RenderOptions& opt = {});
 
 }  // namespace fp6::ctl

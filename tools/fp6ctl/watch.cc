@@ -174,9 +174,10 @@ std::optional<absl::StatusOr<WatchOptions>> parse_watch(const std::vector<std::s
             double v;
             if (i + 1 < words.size() && number(words[i + 1], &v)) {
                 if (!(v >= 0.1 && v <= 3600))
-                    return bad(fmt::format("\"--watch\" expects SECONDS from 0.1 to 3600, got "
-                                           "\"{}\"",
-                                           words[i + 1]));
+                    return bad(
+                        fmt::format("\"--watch\" expects SECONDS from 0.1 to 3600, got "
+                                    "\"{}\"",
+                                    words[i + 1]));
                 o.interval_s = v;
                 i++;
             }
@@ -191,9 +192,10 @@ std::optional<absl::StatusOr<WatchOptions>> parse_watch(const std::vector<std::s
         } else if (w == "show" && i == 1) {
             // `stats show --watch` reads as well as `stats --watch`.
         } else {
-            return bad(fmt::format("unknown word \"{}\"; usage: stats --watch [SECONDS] "
-                                   "[--count N]",
-                                   w));
+            return bad(
+                fmt::format("unknown word \"{}\"; usage: stats --watch [SECONDS] "
+                            "[--count N]",
+                            w));
         }
     }
     return absl::StatusOr<WatchOptions>(o);
@@ -224,12 +226,12 @@ std::string render_watch(const json& r) {
                    num(p, "tx_bps"), num(p, "rx_dropped_pps"), percent(p, "rx_drop_pct")});
         for (const char* dir : {"rx", "tx"})
             for (const json& q : field(field(p, "queues"), dir))
-                queues.add({text(field(p, "ifname")), dir, text(field(q, "queue")),
-                            num(q, "pps"), num(q, "bps")});
+                queues.add({text(field(p, "ifname")), dir, text(field(q, "queue")), num(q, "pps"),
+                            num(q, "bps")});
     }
-    Table workers({"WORKER", "LCORE", "RX PPS", "FWD PPS", "DROP PPS", "DROP %", "BUSY %",
-                   "PKTS/BURST"},
-                  {true, true, true, true, true, true, true, true});
+    Table workers(
+        {"WORKER", "LCORE", "RX PPS", "FWD PPS", "DROP PPS", "DROP %", "BUSY %", "PKTS/BURST"},
+        {true, true, true, true, true, true, true, true});
     for (const json& w : field(r, "workers"))
         workers.add({text(field(w, "worker")), text(field(w, "lcore")), num(w, "rx_pps"),
                      num(w, "forwarded_pps"), num(w, "dropped_pps"), percent(w, "drop_pct"),
@@ -280,10 +282,11 @@ int run_watch(const std::string& socket, double timeout_s, bool as_json, const W
         if (!cur.ok())
             return fail(cur.status());
         auto t_cur = clock::now();
-        json rates = watch_rates(*prev, *cur, std::chrono::duration<double>(t_cur - t_prev).count());
-        rates["time"] = std::chrono::duration<double>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+        json rates =
+            watch_rates(*prev, *cur, std::chrono::duration<double>(t_cur - t_prev).count());
+        rates["time"] =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
         if (as_json)
             std::cout << rates.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
         else
