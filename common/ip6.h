@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace fp6 {
 
@@ -40,12 +42,20 @@ class Ip6 {
                uint32_t(b_[4 * i + 2]) << 8 | b_[4 * i + 3];
     }
 
-    constexpr bool is_unspecified() const noexcept { return *this == Ip6(); }
+    /* :: and ::1 (RFC 4291 2.5.2, 2.5.3) as two 8-byte words: a byte loop
+     * here is if-converted by GCC into ORs of every byte, run on each packet
+     * even where the caller tests the first byte before asking. */
+    constexpr bool is_unspecified() const noexcept {
+        if (std::is_constant_evaluated())
+            return *this == Ip6();
+        const auto [hi, lo] = halves();
+        return (hi | lo) == 0;
+    }
     constexpr bool is_loopback() const noexcept {
-        for (int i = 0; i < 15; i++)
-            if (b_[i] != 0)
-                return false;
-        return b_[15] == 1;
+        if (std::is_constant_evaluated())
+            return *this == Ip6({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+        const auto [hi, lo] = halves();
+        return hi == 0 && lo == kLoopbackLow;
     }
     constexpr bool is_multicast() const noexcept { return b_[0] == 0xff; }
     /* fe80::/10 (RFC 4291 2.5.6). */
@@ -100,6 +110,16 @@ class Ip6 {
     }
 
   private:
+    /* The low 8 bytes of ::1 as a native-order word. */
+    static constexpr uint64_t kLoopbackLow =
+        std::endian::native == std::endian::little ? uint64_t(1) << 56 : 1;
+    /* The address as two native-order 8-byte words. */
+    std::pair<uint64_t, uint64_t> halves() const noexcept {
+        uint64_t w[2];
+        std::memcpy(w, b_.data(), 16);
+        return {w[0], w[1]};
+    }
+
     std::array<uint8_t, 16> b_{};
 };
 

@@ -518,7 +518,7 @@ void Rib::insert_route(Route r) {
         static_routes_++;
 }
 
-void Rib::remove_route(const Prefix6& dst, uint32_t metric) {
+void Rib::remove_route(Prefix6 dst, uint32_t metric) {
     auto it = routes_.find(dst);
     if (it == routes_.end())
         return;

@@ -275,7 +275,7 @@ class Rib {
     Route make_static(const RouteSpec& spec);
     Route* find_route(const Prefix6& dst, uint32_t metric);
     void insert_route(Route r);
-    void remove_route(const Prefix6& dst, uint32_t metric);
+    void remove_route(Prefix6 dst, uint32_t metric);  // by value: callers pass the route's own dst
     void set_paths(Route& r, std::vector<RoutePath> paths);
     void path_use(const Route& r, const RoutePath& p, int delta);
     Members resolve(const PathKey& k) const;

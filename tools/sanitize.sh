@@ -20,10 +20,10 @@ BUILD=${FP6_SAN_BUILD_DIR:-$FP6_ROOT/build-san}
 # The CI set: the code that reads what the network and clients send (packet
 # path, ND, ICMPv6 and extension headers, reassembly, the control protocol
 # and grammar), the corpora of the fuzz targets, and the FIB with readers
-# racing its writer (lpm6_test, no EAL), all fast.
+# racing its writer (lpm6_test, no EAL), and the RIB (rib_test), all fast.
 CI_TESTS=(
     ip6_test grammar_test protocol_test packet_test malformed_test ndp_test icmp6_test
-    reasm_test fuzz_packet fuzz_ext_headers fuzz_ndp fuzz_control lpm6_test
+    reasm_test fuzz_packet fuzz_ext_headers fuzz_ndp fuzz_control lpm6_test rib_test
 )
 
 tests=("${CI_TESTS[@]}")

@@ -226,6 +226,39 @@ TEST_F(RibTest, DeleteNeedsExactlyOneStaticMatch) {
     EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 1) << "the remaining route takes over";
 }
 
+/* Regression: deleting the last route of a prefix by its gateway freed the
+ * route list, then read the prefix length through a reference into it (a
+ * heap use-after-free that ASan reports, found by the benchmark's churn; in
+ * a plain build a garbage length could decrement the wrong per-length count
+ * and hide routes of that length from lookup()). tools/sanitize.sh runs this
+ * test under ASan in CI. */
+TEST_F(RibTest, DeletingTheLastRouteOfAPrefixByGatewayKeepsTheIndex) {
+    ASSERT_TRUE(
+        rib_.add_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
+    for (int round = 0; round < 3; round++) {
+        ASSERT_TRUE(
+            rib_.add_static({P("2001:db8:100:1::/64"), RouteType::kUnicast, A("2001:db8:b::2")})
+                .ok());
+        ASSERT_TRUE(rib_.commit().ok());
+        const Route* r = rib_.lookup(A("2001:db8:100:1::1"));
+        ASSERT_NE(r, nullptr);
+        EXPECT_EQ(r->dst, P("2001:db8:100:1::/64")) << "round " << round;
+        ASSERT_TRUE(
+            rib_.del_static({P("2001:db8:100:1::/64"), RouteType::kUnicast, A("2001:db8:b::2")})
+                .ok());
+        ASSERT_TRUE(rib_.commit().ok());
+        r = rib_.lookup(A("2001:db8:100:1::1"));
+        ASSERT_NE(r, nullptr);
+        EXPECT_EQ(r->dst, P("2001:db8:100::/48")) << "round " << round;
+        EXPECT_EQ(fib_nh("2001:db8:100:1::1")->port, 0) << "round " << round;
+    }
+    ASSERT_TRUE(
+        rib_.del_static({P("2001:db8:100::/48"), RouteType::kUnicast, A("2001:db8:a::2")}).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    const Route* left = rib_.lookup(A("2001:db8:100:1::1"));
+    EXPECT_TRUE(left == nullptr || left->dst.len() == 0) << "only a default route may remain";
+}
+
 TEST_F(RibTest, RejectTypesAndInterfaceRoutes) {
     ASSERT_TRUE(rib_.add_static({P("2001:db8:dead::/48"), RouteType::kBlackhole}).ok());
     ASSERT_TRUE(rib_.add_static({P("2001:db8:beef::/48"), RouteType::kUnreachable}).ok());
