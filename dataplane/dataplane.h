@@ -139,6 +139,10 @@ class Dataplane {
   private:
     void publish_worker_confs();
     void worker_tx(const WorkerConf& conf, BurstResult& res, WorkerStats& st);
+    /* Sends n packets through `port`; those it does not take are freed and
+     * counted as drops instead of forwarded. */
+    void worker_tx_port(const WorkerConf& conf, uint16_t port, rte_mbuf** pkts, uint16_t n,
+                        WorkerStats& st);
     void worker_punt(BurstResult& res, WorkerStats& st);
     void worker_control_tx(const WorkerConf& conf, WorkerStats& st);
 

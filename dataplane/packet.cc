@@ -133,22 +133,22 @@ inline Drop validate_ip6(rte_mbuf* m) {
     return kOk;
 }
 
-/* Source and destination, whatever the route (RFC 4291). */
-inline Drop validate_addrs(const Ip6& src, const Ip6& dst) {
+/* Source and destination, whatever the route (RFC 4291), read in place: the
+ * common case looks at their first bytes only. */
+inline Drop validate_addrs(const uint8_t* src, const uint8_t* dst) {
     // RFC 4291 2.7: multicast is never a source address.
-    if (unlikely(src.is_multicast()))
+    if (unlikely(src[0] == 0xff))
         return Drop::kBadSource;
-    // ::1 and :: both start with a zero byte and few other addresses do:
-    // one byte spares the common case the 16-byte compares (is_unspecified()
-    // is a libc memcmp call).
+    // ::1 and :: both start with a zero byte and few other addresses do.
     // RFC 4291 2.5.3: the loopback address never leaves a node, nor arrives on a link.
-    if (unlikely(src[0] == 0) && src.is_loopback())
+    if (unlikely(src[0] == 0) && Ip6::from_bytes(src).is_loopback())
         return Drop::kBadSource;
     if (unlikely(dst[0] == 0)) {
-        if (dst.is_loopback())
+        const Ip6 d = Ip6::from_bytes(dst);
+        if (d.is_loopback())
             return Drop::kBadDest;
         // RFC 4291 2.5.2: the unspecified address is never a destination.
-        if (dst.is_unspecified())
+        if (d.is_unspecified())
             return Drop::kBadDest;
     }
     return kOk;
@@ -171,19 +171,29 @@ inline Verdict scoped_destination(const Ip6& dst, const PortAddrs* addrs) {
     return lookup();
 }
 
-/* Pass 1 for one packet. On kLookup, *dst holds the destination. */
+/* Pass 1 for one packet. On kLookup, dst[0..15] holds the destination and
+ * *plain tells whether the packet is sure to pass validate_forwarding()
+ * (hop limit above 1, a source that is neither unspecified nor link-local:
+ * its first byte is neither 0 nor 0xfe), so that pass 3 may skip it. */
 inline Verdict classify_local(rte_mbuf* m, const rte_ether_addr& port_mac, const PortAddrs* addrs,
-                              Ip6* dst) {
+                              uint8_t* dst, bool* plain) {
     if (Drop why = validate_l2(m, port_mac); unlikely(why != kOk))
         return drop(why);
     if (Drop why = validate_ip6(m); unlikely(why != kOk))
         return drop(why);
     const rte_ipv6_hdr* ip = ip6_of(m);
-    const Ip6 src = Ip6::from_bytes(ip->src_addr);
-    *dst = Ip6::from_bytes(ip->dst_addr);
-    if (Drop why = validate_addrs(src, *dst); unlikely(why != kOk))
+    if (Drop why = validate_addrs(ip->src_addr, ip->dst_addr); unlikely(why != kOk))
         return drop(why);
-    return scoped_destination(*dst, addrs);
+    // Multicast (ff) and link-local (fe80::/10) destinations.
+    if (unlikely(ip->dst_addr[0] >= 0xfe)) {
+        const Verdict v = scoped_destination(Ip6::from_bytes(ip->dst_addr), addrs);
+        if (v.step != Step::kLookup)
+            return v;
+    }
+    std::memcpy(dst, ip->dst_addr, 16);
+    const uint8_t src0 = ip->src_addr[0];
+    *plain = ip->hop_limits > 1 && src0 != 0 && src0 != 0xfe;
+    return lookup();
 }
 
 /* RFC 4443 3.1: Destination Unreachable with `code`. */
@@ -359,6 +369,7 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
 
     // Pass 1: the checks that need no route.
     Step step[BurstResult::kMax];
+    bool plain[BurstResult::kMax];
     uint8_t dsts[BurstResult::kMax][16];
     uint16_t n_lookup = 0;
     for (uint16_t i = 0; i < n && i < kPrefetchAhead; i++)
@@ -366,11 +377,10 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     for (uint16_t i = 0; i < n; i++) {
         if (i + kPrefetchAhead < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
-        Ip6 dst;
-        const Verdict v = classify_local(pkts[i], port_mac, addrs, &dst);
+        const Verdict v = classify_local(pkts[i], port_mac, addrs, dsts[n_lookup], &plain[i]);
         step[i] = v.step;
         if (likely(v.step == Step::kLookup))
-            std::memcpy(dsts[n_lookup++], dst.data(), sizeof(dsts[0]));
+            n_lookup++;
         else if (v.step == Step::kDrop)
             drop_pkt(pkts[i], v.why);
     }
@@ -440,27 +450,45 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         st->redirect_punted++;
     };
     const uint32_t use_stamp = uint32_t(rte_get_tsc_cycles() >> 28);
+    uint16_t n_fwd = 0;
+    auto forward_to = [&](rte_mbuf* m, const NextHop& nh) {
+        // Tells the control thread the neighbour is in use (a STALE entry
+        // then gets verified): a store only when it changed.
+        if (unlikely(nh.used.load(std::memory_order_relaxed) != use_stamp))
+            nh.used.store(use_stamp, std::memory_order_relaxed);
+        if (unlikely(nh.port == rx_port) && redirects_on)
+            punt_redirect(m, nh);
+        rewrite(m, nh);
+        out->tx[n_fwd] = m;
+        out->tx_port[n_fwd++] = nh.port;
+    };
+    const NextHopTable* const nexthops = n_lookup != 0 ? t.nexthops : nullptr;
     uint16_t j = 0;
     for (uint16_t i = 0; i < n; i++) {
         rte_mbuf* m = pkts[i];
         if (step[i] == Step::kLookup) {
-            const NextHop* nh = t.nexthops != nullptr ? t.nexthops->get(nh_ids[j]) : nullptr;
+            const NextHop* nh = nexthops != nullptr ? nexthops->get(nh_ids[j]) : nullptr;
             j++;
+            // The common case in one test: a resolved neighbour, a packet
+            // that validate_forwarding() would pass (pass 1 said so), an
+            // out port that is up (admin_up is only ever true for a port
+            // that exists) and takes the packet's size.
+            if (likely(plain[i] && nh != nullptr && nh->kind == NhKind::kNeighbor &&
+                       nh->resolved)) {
+                const PortView& out_port = t.ports[nh->port];
+                if (likely(out_port.admin_up.load(std::memory_order_relaxed) &&
+                           rte_be_to_cpu_16(ip6_of(m)->payload_len) + sizeof(rte_ipv6_hdr) <=
+                               out_port.mtu.load(std::memory_order_relaxed))) {
+                    forward_to(m, *nh);
+                    continue;
+                }
+            }
             // ECMP: the flow's member of the group (members are never groups).
             if (unlikely(nh != nullptr && nh->kind == NhKind::kGroup))
-                nh = t.nexthops->get(nh->pick(flow_hash(m)));
+                nh = nexthops->get(nh->pick(flow_hash(m)));
             const Verdict v = classify_route(t, m, nh);
             if (likely(v.step == Step::kForward)) {
-                // Tells the control thread the neighbour is in use (a STALE
-                // entry then gets verified): a store only when it changed.
-                if (unlikely(nh->used.load(std::memory_order_relaxed) != use_stamp))
-                    nh->used.store(use_stamp, std::memory_order_relaxed);
-                if (unlikely(nh->port == rx_port) && redirects_on)
-                    punt_redirect(m, *nh);
-                rewrite(m, *nh);
-                out->tx[out->n_tx] = m;
-                out->tx_port[out->n_tx++] = nh->port;
-                st->forwarded++;
+                forward_to(m, *nh);
             } else if (v.step == Step::kPunt) {
                 punt_local(m);
                 if (v.icmp.icmp_type == PuntReason::kResolve) {
@@ -478,6 +506,8 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
             punt_local(m);
         }
     }
+    out->n_tx = n_fwd;
+    st->forwarded += n_fwd;
     if (n_err != 0) {
         std::memcpy(&out->punt[out->n_punt], errors, sizeof(errors[0]) * n_err);
         out->n_punt += n_err;

@@ -98,7 +98,16 @@ int Dataplane::run_worker(unsigned index) {
 }
 
 void Dataplane::worker_tx(const WorkerConf& conf, BurstResult& res, WorkerStats& st) {
-    // Group the burst by output port, preserving order within a port.
+    // A burst that leaves through one port (the common case) goes out as it
+    // is; otherwise it is grouped by output port, in order within a port.
+    const uint16_t first = res.tx_port[0];
+    uint16_t same = 1;
+    while (same < res.n_tx && res.tx_port[same] == first)
+        same++;
+    if (same == res.n_tx) {
+        worker_tx_port(conf, first, res.tx, res.n_tx, st);
+        return;
+    }
     rte_mbuf* out[BurstResult::kMax];
     bool done[BurstResult::kMax] = {};
     for (uint16_t i = 0; i < res.n_tx; i++) {
@@ -112,26 +121,32 @@ void Dataplane::worker_tx(const WorkerConf& conf, BurstResult& res, WorkerStats&
                 done[j] = true;
             }
         }
-        uint16_t q = conf.txq[port];
-        if (q == kNoQueue) {
-            // The port went away between classification and now.
-            rte_pktmbuf_free_bulk(out, n);
-            st.drops[size_t(Drop::kPortDown)] += n;
-            continue;
-        }
-        uint16_t sent;
-        if (conf.tx_shared[port]) {
-            rte_spinlock_lock(&txq_locks_[port][q]);
-            sent = rte_eth_tx_burst(port, q, out, n);
-            rte_spinlock_unlock(&txq_locks_[port][q]);
-        } else {
-            sent = rte_eth_tx_burst(port, q, out, n);
-        }
-        if (sent < n) {
-            rte_pktmbuf_free_bulk(out + sent, n - sent);
-            st.drops[size_t(Drop::kTxFull)] += n - sent;
-            st.forwarded -= n - sent;
-        }
+        worker_tx_port(conf, port, out, n, st);
+    }
+}
+
+void Dataplane::worker_tx_port(const WorkerConf& conf, uint16_t port, rte_mbuf** pkts, uint16_t n,
+                               WorkerStats& st) {
+    const uint16_t q = conf.txq[port];
+    if (q == kNoQueue) {
+        // The port went away between classification and now.
+        rte_pktmbuf_free_bulk(pkts, n);
+        st.drops[size_t(Drop::kPortDown)] += n;
+        st.forwarded -= n;
+        return;
+    }
+    uint16_t sent;
+    if (conf.tx_shared[port]) {
+        rte_spinlock_lock(&txq_locks_[port][q]);
+        sent = rte_eth_tx_burst(port, q, pkts, n);
+        rte_spinlock_unlock(&txq_locks_[port][q]);
+    } else {
+        sent = rte_eth_tx_burst(port, q, pkts, n);
+    }
+    if (sent < n) {
+        rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+        st.drops[size_t(Drop::kTxFull)] += n - sent;
+        st.forwarded -= n - sent;
     }
 }
 

@@ -37,6 +37,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -54,6 +55,9 @@ class Lpm6 {
   public:
     static constexpr uint32_t kMaxNextHop = (1u << 23) - 1;
     static constexpr uint32_t kDefaultMaxGroups = 1u << 20;  // 1 GiB reserved, ~3M routes
+    /* Groups (1 KiB each) past which the table is taken to outgrow the
+     * caches: lookup_bulk() then walks level by level (see there). */
+    static constexpr uint32_t kCachedGroups = 2048;
 
     /* Reserves the address space; ResourceExhausted when that fails. */
     static absl::StatusOr<std::unique_ptr<Lpm6>> create(uint32_t max_groups = kDefaultMaxGroups);
@@ -119,6 +123,7 @@ class Lpm6 {
         return uint32_t(free_.size()) + (max_groups_ - high_water_);
     }
     uint32_t alloc_group();
+    void lookup_by_level(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
     /* Groups p's path still lacks. */
     uint32_t groups_missing(const Ip6& a, int depth) const;
     /* Stores `value` into entries [first, first + count) of `t` whose depth
@@ -132,6 +137,9 @@ class Lpm6 {
     uint32_t* groups_;
     uint32_t max_groups_;
     uint32_t high_water_ = 0;
+    /* Set by the writer once more than kCachedGroups groups were handed
+     * out; readers then walk lookup_bulk() level by level. */
+    std::atomic<bool> by_level_{false};
     std::vector<uint32_t> free_;     // reusable now
     std::vector<uint32_t> retired_;  // reusable after the next grace period
     std::vector<bool> tbl24_pages_;  // which 2 MiB pages of the first level were written

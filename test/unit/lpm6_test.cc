@@ -127,6 +127,41 @@ TEST(Lpm6, MatchesTheModelThroughRandomChurnAndEmptiesCompletely) {
     }
 }
 
+/* lookup_bulk() walks a small table one destination after the other and a
+ * large one level by level: both give lookup()'s answers. */
+TEST(Lpm6, BulkLookupAgreesWithLookupInBothWalks) {
+    auto t = make(1 << 16);
+    std::mt19937 rng(5);
+    std::map<Prefix6, uint32_t> model;
+    auto check = [&](const char* when) {
+        uint8_t dsts[32][16];
+        uint32_t nhs[32];
+        for (int round = 0; round < 64; round++) {
+            for (auto& d : dsts)
+                std::memcpy(d, probe_near(rng, model).data(), 16);
+            t->lookup_bulk(dsts, nhs, 32);
+            for (int i = 0; i < 32; i++)
+                ASSERT_EQ(nhs[i], t->lookup(dsts[i])) << when << " destination " << i;
+        }
+    };
+    auto add = [&](const Prefix6& p) {
+        uint32_t nh = 1 + rng() % 100000;
+        ASSERT_TRUE(t->set(p, nh).ok());
+        model[p] = nh;
+    };
+    for (int i = 0; i < 200; i++)
+        add(random_prefix(rng));
+    ASSERT_LT(t->groups_in_use(), Lpm6::kCachedGroups);
+    check("small table");
+    // /64s in distinct /40s: each needs groups of its own at three levels.
+    for (uint32_t i = 0; i < 2 * Lpm6::kCachedGroups / 3 + 1; i++) {
+        std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb9, uint8_t(i >> 8), uint8_t(i), 0, 7};
+        add(Prefix6(Ip6(b), 64));
+    }
+    ASSERT_GT(t->groups_in_use(), Lpm6::kCachedGroups);
+    check("large table");
+}
+
 TEST(Lpm6, TableFullRefusesAndChangesNothing) {
     auto t = make(4);
     ASSERT_TRUE(t->set(P("2001:db8::/32"), 1).ok());    // one group (bits 24..31)
