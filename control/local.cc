@@ -1,6 +1,8 @@
 /* Packets addressed to the router, as the control thread receives them from
  * the punt ring: neighbour discovery (duplicate address detection and the
- * defence of our addresses) and echo requests. Control thread only. */
+ * defence of our addresses) and echo requests; what fp6 does not answer
+ * itself goes to the port's host interface when it has one (control/host.h).
+ * Control thread only. */
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -8,6 +10,7 @@
 #include <array>
 
 #include "common/log.h"
+#include "control/host.h"
 #include "control/icmp6.h"
 #include "control/router.h"
 #include "dataplane/icmp_limit.h"
@@ -17,7 +20,6 @@ namespace fp6 {
 namespace {
 
 constexpr uint8_t kProtoIcmp6 = 58;
-constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kProtoFragment = 44;
 constexpr uint8_t kIcmp6EchoRequest = 128;
 constexpr uint8_t kIcmp6EchoReply = 129;
@@ -100,24 +102,29 @@ void Router::handle_local(rte_mbuf* m) {
         return;
     }
     // RFC 8200 4: the headers of a packet addressed to us, then its upper
-    // layer. fp6 listens on no UDP port (RFC 4443 3.1: Port Unreachable).
-    ParamProblem pp = find_param_problem(ip6, len);
-    const Ip6 dst = Ip6::from_bytes(ip6 + 24);
-    if (pp.action == ParamProblem::Action::kSend) {
-        send_icmp_error(m, kIcmp6ParamProblem, pp.code, pp.pointer);
-        return;
+    // layer: to the host's stack when the port has a host interface, else
+    // fp6 listens on no UDP port (RFC 4443 3.1: Port Unreachable).
+    deliver_local(m, find_param_problem(ip6, len), ip6, len);
+}
+
+void Router::deliver_local(rte_mbuf* m, const ParamProblem& pp, const uint8_t* ip6, size_t len) {
+    switch (local_verdict(pp, ip6, len, host_->has(m->port))) {
+        case LocalVerdict::kParamProblem:
+            send_icmp_error(m, kIcmp6ParamProblem, pp.code, pp.pointer);
+            return;
+        case LocalVerdict::kPortUnreachable:
+            send_icmp_error(m, kIcmp6DstUnreachable, kUnreachPort, 0);
+            return;
+        case LocalVerdict::kHost:
+            to_host(m);
+            return;
+        case LocalVerdict::kDiscard:
+            ctl_stats_.local_discarded++;
+            break;
+        case LocalVerdict::kUnhandled:
+            ctl_stats_.punt_unhandled++;
+            break;
     }
-    if (pp.action == ParamProblem::Action::kAccept && pp.next_header == kProtoUdp &&
-        !dst.is_multicast()) {
-        send_icmp_error(m, kIcmp6DstUnreachable, kUnreachPort, 0);
-        return;
-    }
-    if (pp.action == ParamProblem::Action::kDiscard)
-        ctl_stats_.local_discarded++;
-    else
-        // TODO: TCP, OSPFv3 and the rest need the exception path to the
-        // host's stack (the operations issue); fp6 answers none of them.
-        ctl_stats_.punt_unhandled++;
     rte_pktmbuf_free(m);
 }
 
@@ -141,21 +148,26 @@ void Router::handle_datagram(rte_mbuf* m) {
     const uint8_t* ip6 = rte_pktmbuf_mtod_offset(m, const uint8_t*, kEth);
     size_t first = rte_pktmbuf_data_len(m) > kEth ? rte_pktmbuf_data_len(m) - kEth : 0;
     size_t whole = rte_pktmbuf_pkt_len(m) - kEth;
-    ParamProblem pp = find_param_problem(ip6, std::min(first, whole));
-    uint8_t type = pp.offset < first ? ip6[pp.offset] : 0;
+    // The walk reads contiguous bytes: those of the first segment, which
+    // hold the whole header chain (RFC 7112). A chained datagram's walk
+    // reads a copy of them whose Payload Length ends there; read whole, its
+    // Payload Length would run past them and the walk discard it.
+    const uint8_t* head = ip6;
+    size_t head_len = std::min(first, whole);
+    std::array<uint8_t, kIcmp6ErrorMaxLen> copy;
+    if (first < whole && first >= kIp6) {
+        head_len = std::min(first, copy.size());
+        std::memcpy(copy.data(), ip6, head_len);
+        copy[4] = uint8_t((head_len - kIp6) >> 8);
+        copy[5] = uint8_t(head_len - kIp6);
+        head = copy.data();
+    }
+    ParamProblem pp = find_param_problem(head, head_len);
+    uint8_t type = pp.offset < head_len ? head[pp.offset] : 0;
     if (pp.action == ParamProblem::Action::kAccept && pp.next_header == kProtoIcmp6 &&
         type >= kIcmp6RouterSolicit && type <= kIcmp6Redirect) {
         ctl_stats_.nd_drops[size_t(NdDrop::kFragmented)]++;
         rte_pktmbuf_free(m);
-        return;
-    }
-    if (pp.action == ParamProblem::Action::kSend) {
-        send_icmp_error(m, kIcmp6ParamProblem, pp.code, pp.pointer);
-        return;
-    }
-    if (pp.action == ParamProblem::Action::kAccept && pp.next_header == kProtoUdp &&
-        !Ip6::from_bytes(ip6 + 24).is_multicast()) {
-        send_icmp_error(m, kIcmp6DstUnreachable, kUnreachPort, 0);
         return;
     }
     if (m->nb_segs == 1 && pp.action == ParamProblem::Action::kAccept &&
@@ -163,10 +175,10 @@ void Router::handle_datagram(rte_mbuf* m) {
         handle_echo(m, m->port, ip6, whole);
         return;
     }
-    // TODO: an echo request larger than one segment would need a fragmented
-    // reply, which fp6 does not originate.
-    ctl_stats_.punt_unhandled++;
-    rte_pktmbuf_free(m);
+    // An echo request larger than one segment needs a fragmented reply,
+    // which fp6 does not originate: the host's stack answers it when the
+    // port has a host interface (it fragments), else nobody does.
+    deliver_local(m, pp, head, head_len);
 }
 
 void Router::send_redirect(rte_mbuf* m) {

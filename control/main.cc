@@ -183,6 +183,25 @@ void choose_lcores(const Options& o, std::vector<unsigned>* workers, unsigned* m
 }
 
 int run(const Options& o) {
+    // A control socket from the service manager (fp6d.socket), taken before
+    // EAL opens any file.
+    int activated_fd = -1;
+    {
+        absl::StatusOr<std::vector<int>> fds = listen_fds_from_service_manager();
+        if (!fds.ok()) {
+            std::fprintf(stderr, "fp6d: %s\n", std::string(fds.status().message()).c_str());
+            return 1;
+        }
+        if (fds->size() > 1) {
+            std::fprintf(stderr,
+                         "fp6d: socket activation passed %zu sockets; fp6d takes one, the "
+                         "control socket (one ListenStream= in fp6d.socket)\n",
+                         fds->size());
+            return 1;
+        }
+        if (!fds->empty())
+            activated_fd = fds->front();
+    }
     std::vector<unsigned> workers;
     unsigned main_lcore = 0;
     std::vector<std::string> eal_args{"fp6d"};
@@ -254,8 +273,15 @@ int run(const Options& o) {
             if (st.ok())
                 FP6_LOG(INFO, Control, "startup config {} applied", o.config);
         }
-        if (st.ok())
+        if (st.ok() && activated_fd >= 0) {
+            absl::StatusOr<std::string> path = server.adopt(activated_fd);
+            st = path.status();
+            if (path.ok() && *path != o.socket && o.socket != kDefaultSocket)
+                FP6_LOG(INFO, Control, "--socket {} is not used: the service manager's socket is",
+                        o.socket);
+        } else if (st.ok()) {
             st = server.listen(o.socket, o.socket_group);
+        }
         if (st.ok() && o.metrics) {
             metrics = std::make_unique<MetricsServer>(loop, router);
             st = metrics->listen(*o.metrics);
@@ -278,6 +304,8 @@ int run(const Options& o) {
                 }
             });
             loop.add_fd(router.dataplane().punt_eventfd(), [&] { router.handle_punts(); });
+            // Packets from the kernel on the ports' host interfaces, if any.
+            loop.add_fd(router.host_fd(), [&] { router.handle_host(); });
             loop.add_timer(250, [&] { router.poll_links(); });
             // One timer for neighbour discovery, re-armed for the earliest
             // deadline before every wait.

@@ -172,6 +172,13 @@ std::string prometheus_text(const nlohmann::json& s) {
              "counter", "Packets waiting for neighbour resolution dropped, by reason", "reason");
     counters_of(e, s.value("reassembly", nlohmann::json::object()), "fp6_reassembly",
                 "Reassembly counter", {});
+    const nlohmann::json& host = s.value("host", nlohmann::json::object());
+    counters_of(e, host, "fp6_host", "Host path counter", {});
+    by_label(e, host.value("drops", nlohmann::json::object()), "fp6_host_drops_total", "counter",
+             "Host path packets dropped, by reason", "reason");
+    for (const nlohmann::json& p : host.value("ports", nlohmann::json::array()))
+        counters_of(e, p, "fp6_host_port", "Host path counter of one port,",
+                    {{"port", text_of(p.value("ifname", nlohmann::json("?")))}});
     by_label(e, s.value("neighbors", nlohmann::json::object()), "fp6_neighbors", "gauge",
              "Neighbour cache entries, by state", "state", {"total"});
     const nlohmann::json& routes = s.value("routes", nlohmann::json::object());

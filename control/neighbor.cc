@@ -23,38 +23,48 @@ constexpr size_t kIp6 = 40;
 
 void Router::resolve_punt(rte_mbuf* m) {
     ctl_stats_.resolve_received++;
-    const uint8_t* ip6 = rte_pktmbuf_mtod_offset(m, const uint8_t*, kEth);
-    const Ip6 dst = Ip6::from_bytes(ip6 + 24);
     // The FIB may have changed since the worker looked: ask it again.
-    const NextHop* nh = fib_nexthop(dst, flow_hash(m));
-    if (nh == nullptr || (nh->kind != NhKind::kNeighbor && nh->kind != NhKind::kConnected) ||
-        !port_routes_up(nh->port)) {
+    if (!send_via_fib(m)) {
         ctl_stats_.resolve_dropped[size_t(NcDrop::kRemoved)]++;
         rte_pktmbuf_free(m);
-        return;
     }
+}
+
+bool Router::send_via_fib(rte_mbuf* m) {
+    const uint8_t* ip6 = rte_pktmbuf_mtod_offset(m, const uint8_t*, kEth);
+    const Ip6 dst = Ip6::from_bytes(ip6 + 24);
+    const NextHop* nh = fib_nexthop(dst, flow_hash(m));
+    if (nh == nullptr || (nh->kind != NhKind::kNeighbor && nh->kind != NhKind::kConnected) ||
+        !port_routes_up(nh->port))
+        return false;
     if (nh->kind == NhKind::kNeighbor && nh->resolved) {
         send_resolved(m, nh->port, Mac::from_bytes(nh->l2.dst_addr.addr_bytes));
-        return;
+        return true;
     }
     const Ip6 target = nh->kind == NhKind::kNeighbor ? nh->addr : dst;
     apply_nc(ncache_.resolve(nh->port, target, m, now_ms()));
+    return true;
 }
 
 void Router::send_resolved(rte_mbuf* m, uint16_t port, const Mac& mac) {
     // The worker checked the forwarding rules (hop limit > 1 among them) and
-    // left the packet as it came: finish what it would have done.
+    // left the packet as it came: finish what it would have done. A packet
+    // of the router's own (from the host path) is not forwarded: its hop
+    // limit is the sender's.
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     uint8_t* ip6 = reinterpret_cast<uint8_t*>(eth) + kEth;
-    if (ip6[7] <= 1) {
+    const bool own = m->hash.usr == kHostOrigin;
+    if (!own && ip6[7] <= 1) {
         rte_pktmbuf_free(m);
         return;
     }
-    ip6[7]--;
+    if (!own) {
+        ip6[7]--;
+        ctl_stats_.resolved_sent++;
+    }
     std::memcpy(eth->dst_addr.addr_bytes, mac.data(), 6);
     std::memcpy(eth->src_addr.addr_bytes, dp_->port(port).mac.data(), 6);
     eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
-    ctl_stats_.resolved_sent++;
     dp_->send(port, m);
 }
 

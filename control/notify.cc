@@ -1,5 +1,6 @@
 #include "control/notify.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -49,6 +51,56 @@ void notify_service_manager(const std::string& state) {
         return;
     if (absl::Status st = notify_socket_send(name, state); !st.ok())
         FP6_LOG(WARNING, Control, "service manager: {}", std::string(st.message()));
+}
+
+namespace {
+
+/* A decimal number with nothing after it; nullopt otherwise. */
+std::optional<unsigned long> env_number(const char* text) {
+    if (text == nullptr || *text == '\0')
+        return std::nullopt;
+    char* end;
+    errno = 0;
+    unsigned long n = std::strtoul(text, &end, 10);
+    if (*end != '\0' || errno != 0 || text[0] == '-')
+        return std::nullopt;
+    return n;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int>> listen_fds_from_service_manager() {
+    // The first descriptor passed (SD_LISTEN_FDS_START in sd-daemon.h).
+    constexpr int kFirstFd = 3;
+    const char* pid_text = std::getenv("LISTEN_PID");
+    const char* fds_text = std::getenv("LISTEN_FDS");
+    std::optional<unsigned long> pid = env_number(pid_text);
+    std::optional<unsigned long> count = env_number(fds_text);
+    const bool set = pid_text != nullptr || fds_text != nullptr;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (!set)
+        return std::vector<int>{};
+    if (!pid || !count)
+        return absl::InvalidArgumentError(fmt::format(
+            "socket activation: LISTEN_PID \"{}\" and LISTEN_FDS \"{}\" must be numbers",
+            pid_text ? pid_text : "", fds_text ? fds_text : ""));
+    if (*pid != static_cast<unsigned long>(getpid()))
+        return std::vector<int>{};
+    if (*count > 64)
+        return absl::InvalidArgumentError(
+            fmt::format("socket activation: LISTEN_FDS={} is more than fp6d can use", *count));
+    std::vector<int> fds;
+    for (int fd = kFirstFd; fd < kFirstFd + int(*count); fd++) {
+        int flags = fcntl(fd, F_GETFD);
+        if (flags < 0)
+            return absl::InvalidArgumentError(
+                fmt::format("socket activation: LISTEN_FDS={} but fd {} is not open", *count, fd));
+        fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        fds.push_back(fd);
+    }
+    return fds;
 }
 
 }  // namespace fp6

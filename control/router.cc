@@ -5,12 +5,14 @@
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <cstring>
 #include <fstream>
 
 #include "common/log.h"
 #include "control/api/grammar.h"
+#include "control/host.h"
 #include "control/stats.h"
 #include "nd/ndp.h"
 
@@ -68,6 +70,7 @@ Router::Router(RouterConfig cfg)
       ncache_() {
     tables_->fib = &fib_;
     tables_->nexthops = &nexthops_;
+    host_ = std::make_unique<HostPath>();
     if (!cfg_.clock)
         cfg_.clock = [] {
             timespec ts;
@@ -96,7 +99,8 @@ absl::Status Router::init() {
 }
 
 void Router::shutdown() {
-    reasm_.reset();  // its mbufs go back while the pool exists
+    host_->close_all();  // the kernel removes the host interfaces
+    reasm_.reset();      // its mbufs go back while the pool exists
     for (uint16_t id : dp_->port_ids())
         dp_->del_port(id);
 }
@@ -120,11 +124,24 @@ const std::vector<std::pair<std::string_view, Router::Handler>>& Router::handler
     return table;
 }
 
-absl::StatusOr<nlohmann::json> Router::execute(const Request& req) {
+absl::StatusOr<nlohmann::json> Router::execute(const Request& req, bool sliced) {
     stream_ = nullptr;  // a stream nobody took ends with the next request
+    // A job must run to its end (its last slice commits it); one nobody took
+    // runs now, and so does a job for a caller that takes none.
+    auto finish = [](Job job) -> absl::StatusOr<nlohmann::json> {
+        for (;;)
+            if (JobStep s = job(); s.done)
+                return std::move(s.data);
+    };
+    if (job_)
+        (void)finish(std::exchange(job_, nullptr));
     for (const auto& [name, fn] : handlers())
-        if (name == req.cmd)
-            return (this->*fn)(req.args);
+        if (name == req.cmd) {
+            absl::StatusOr<nlohmann::json> out = (this->*fn)(req.args);
+            if (!job_ || sliced)
+                return out;
+            return finish(std::exchange(job_, nullptr));
+        }
     return absl::UnimplementedError(fmt::format("unknown command \"{}\"", req.cmd));
 }
 
@@ -171,6 +188,8 @@ void Router::publish_port_addrs(uint16_t port) {
     PortAddrs* old = rcu_xchg_pointer(&tables_->ports[port].addrs, pa);
     // Workers may be scanning the old list in their current burst.
     rcu_delete(old);
+    // The host interface follows: its addresses are the usable ones.
+    sync_host(port);
 }
 
 /* ---- port ---- */
@@ -329,10 +348,23 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
     if (strict && *strict != "on" && *strict != "off")
         return absl::InvalidArgumentError(
             fmt::format("strict-source must be on or off, not \"{}\"", *strict));
+    auto host_if = opt_str(a, "host_if");
+    if (host_if && *host_if != "off")
+        FP6_RETURN_IF_ERROR(host_if_name(dp_->port(port).name, *host_if).status());
     // The device may still refuse the MTU; it goes first so that nothing
     // else has changed when it does.
+    const uint16_t old_mtu = dp_->port(port).mtu;
     if (mtu)
         FP6_RETURN_IF_ERROR(dp_->set_mtu(port, uint16_t(*mtu)));
+    // Then the host interface, which the kernel may refuse too: the MTU
+    // goes back when it does.
+    if (host_if && *host_if != "off") {
+        if (absl::Status st = open_host_if(port, *host_if); !st.ok()) {
+            if (mtu && *mtu != old_mtu)
+                (void)dp_->set_mtu(port, old_mtu);
+            return st;
+        }
+    }
     PortNd& nd = port_nd_[port];
     if (transmits)
         nd.dad.transmits = unsigned(*transmits);
@@ -356,8 +388,11 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
         (void)ncache_.set_params(port, ncp);
     if (redirects)
         tables_->ports[port].redirects.store(*redirects == "on");
+    if (host_if && *host_if == "off")
+        host_->close(port);
     if (state)
         set_port_up(port, *state == "up");
+    sync_host(port);  // the MTU may have changed
     return nlohmann::json(nullptr);
 }
 
@@ -370,6 +405,7 @@ absl::StatusOr<nlohmann::json> Router::port_del(const nlohmann::json& a) {
             return absl::FailedPreconditionError(
                 fmt::format("port {} still carries route {}; delete it first", dp_->port(port).name,
                             r->dst.str()));
+    host_->close(port);
     dad_.cancel_port(port);
     addrs_.forget_port(port, port_routes_up(port));
     apply_nc(ncache_.forget_port(port));
@@ -705,23 +741,83 @@ absl::StatusOr<nlohmann::json> Router::route_del(const nlohmann::json& a) {
     return nlohmann::json(nullptr);
 }
 
+/* The state of a route flush between its slices. */
+struct Router::FlushRun {
+    uint64_t t0 = 0;
+    size_t total = 0;  // static routes when it began
+    size_t removed = 0;
+};
+
 absl::StatusOr<nlohmann::json> Router::route_flush(const nlohmann::json&) {
-    const uint64_t t0 = now_ms();
-    size_t n = rib_.flush_static();
-    FP6_RETURN_IF_ERROR(rib_.commit());
-    FP6_LOG(INFO, Rib, "route flush: {} static routes removed in {} ms", n, now_ms() - t0);
-    return nlohmann::json{{"removed", n}};
+    if (!job_running_.empty())
+        return absl::FailedPreconditionError(
+            fmt::format("{} is in progress; try again when it has finished", job_running_));
+    auto run = std::make_shared<FlushRun>();
+    run->t0 = now_ms();
+    run->total = rib_.counts().static_routes;
+    job_running_ = "route flush";
+    JobStep first = flush_slice(*run);
+    if (!first.done)
+        job_ = [this, run] { return flush_slice(*run); };
+    return std::move(first.data);
 }
 
-std::optional<RouteSpec> Router::simple_route_line(const std::vector<std::string>& w) const {
-    if ((w.size() != 3 && w.size() != 5) || w[1] != "via" || (w.size() == 5 && w[3] != "dev"))
+/* Removes static routes in batches, each walk starting from the first
+ * prefix again, so the flush ends with none left, routes added by other
+ * clients while it runs included. Each slice ends with a commit without a
+ * grace period (the workers stop seeing the prefixes removed); the last
+ * waits for one and frees the next hops no route names any more. */
+Router::JobStep Router::flush_slice(FlushRun& run) {
+    constexpr size_t kBatch = 256;
+    const uint64_t start = now_ms();
+    std::vector<std::pair<Prefix6, uint32_t>> batch;
+    for (;;) {
+        if (now_ms() - start >= kJobSliceMs) {
+            if (absl::Status st = rib_.commit(false); !st.ok())
+                FP6_LOG(ERR, Rib, "route flush: {}", std::string(st.message()));
+            return {false, nlohmann::json{{"removed", run.removed},
+                                          {"total", std::max(run.total, run.removed)},
+                                          {"ms", now_ms() - run.t0}}};
+        }
+        batch.clear();
+        rib_.walk([&](const Route& r) {
+            if (r.origin == RouteOrigin::kStatic)
+                batch.emplace_back(r.dst, r.metric);
+            return batch.size() < kBatch;
+        });
+        const size_t before = run.removed;
+        for (const auto& [dst, metric] : batch) {
+            absl::Status st = rib_.del_static(
+                RouteSpec(dst, RouteType::kUnicast, std::nullopt, std::nullopt, metric));
+            if (st.ok())
+                run.removed++;
+            else
+                FP6_LOG(ERR, Rib, "route flush: cannot remove {}: {}", dst.str(),
+                        std::string(st.message()));
+        }
+        if (run.removed == before)
+            break;  // none left, or none that would go: never spin
+    }
+    job_running_.clear();
+    if (absl::Status st = rib_.commit(); !st.ok())
+        return {true, st};
+    FP6_LOG(INFO, Rib, "route flush: {} static routes removed in {} ms", run.removed,
+            now_ms() - run.t0);
+    return {true, nlohmann::json{{"removed", run.removed}}};
+}
+
+std::optional<RouteSpec> Router::simple_route_line(const std::vector<std::string>& words,
+                                                   size_t from) const {
+    const std::string* w = words.data() + from;
+    const size_t n = words.size() - from;
+    if ((n != 3 && n != 5) || w[1] != "via" || (n == 5 && w[3] != "dev"))
         return std::nullopt;
     auto dst = Prefix6::parse(w[0]);
     auto gw = Ip6::parse(w[2]);
     if (!dst || !gw)
         return std::nullopt;  // the general path names what is wrong
     std::optional<uint16_t> port;
-    if (w.size() == 5) {
+    if (n == 5) {
         uint16_t id;
         if (dp_->find_port(w[4], &id) == nullptr)
             return std::nullopt;
@@ -730,80 +826,120 @@ std::optional<RouteSpec> Router::simple_route_line(const std::vector<std::string
     return RouteSpec(*dst, RouteType::kUnicast, *gw, port);
 }
 
+/* The state of a route load between its slices. */
+struct Router::LoadRun {
+    std::string path;
+    std::ifstream in;
+    uint64_t t0 = 0;
+    uint64_t bytes = 0, bytes_total = 0;  // bytes_total 0: not a regular file
+    size_t lineno = 0, applied = 0, refused = 0;
+    nlohmann::json first_refused;
+};
+
 absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
     FP6_ASSIGN(path, str_arg(a, "file"));
     if (path.empty() || path[0] != '/')
         return absl::InvalidArgumentError(
             fmt::format("route load needs an absolute path, got \"{}\"", path));
-    std::ifstream in(path);
-    if (!in)
+    if (!job_running_.empty())
+        return absl::FailedPreconditionError(
+            fmt::format("{} is in progress; try again when it has finished", job_running_));
+    auto run = std::make_shared<LoadRun>();
+    run->in.open(path);
+    if (!run->in)
         return absl::NotFoundError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-    // Lines are "PREFIX via GW [dev NAME] ..." (route add's words without
-    // "route add") or whole route add/append/replace/del lines, applied in
-    // order; a refused line is counted and the first one reported, the rest
-    // go on. One grace period at the end covers every change.
-    // TODO: the control thread does nothing else meanwhile (about 5 s for
-    // the real table here: ND timers and other clients wait); loading in
-    // slices between events would keep them served and let fp6ctl show
-    // progress, which needs replies the server can defer.
-    const uint64_t t0 = now_ms();
-    size_t lineno = 0, applied = 0, refused = 0;
-    nlohmann::json first_refused;
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        run->bytes_total = uint64_t(st.st_size);
+    run->path = path;
+    run->t0 = now_ms();
+    job_running_ = fmt::format("route load of {}", path);
+    JobStep first = load_slice(*run);
+    if (!first.done)
+        job_ = [this, run] { return load_slice(*run); };
+    return std::move(first.data);
+}
+
+/* Lines are "PREFIX via GW [dev NAME] ..." (route add's words without
+ * "route add") or whole route add/append/replace/del lines, applied in
+ * order; a refused line is counted and the first one reported, the rest go
+ * on. Each line is committed as it is applied, without a grace period (the
+ * workers see it at once); next hops that lost their last route wait for the
+ * one grace period at the end, which covers every change of the load. Other
+ * requests run between slices and see the table as far as it has come. */
+Router::JobStep Router::load_slice(LoadRun& run) {
+    const uint64_t start = now_ms();
     std::string line;
-    while (std::getline(in, line)) {
-        lineno++;
+    for (size_t n = 1;; n++) {
+        // The clock every 64 lines: a line takes a few microseconds.
+        if (n % 64 == 0 && now_ms() - start >= kJobSliceMs)
+            return {false, nlohmann::json{{"lines", run.lineno},
+                                          {"bytes", std::min(run.bytes, run.bytes_total)},
+                                          {"bytes_total", run.bytes_total},
+                                          {"applied", run.applied},
+                                          {"refused", run.refused},
+                                          {"ms", now_ms() - run.t0}}};
+        if (!std::getline(run.in, line))
+            break;
+        run.lineno++;
+        run.bytes += line.size() + 1;
         std::vector<std::string> words = split_words(line);
         if (words.empty())
             continue;
-        absl::Status st;
-        if (std::optional<RouteSpec> quick = simple_route_line(words)) {
-            // The common shape, "PREFIX via GW [dev NAME]", without the
-            // detour through a JSON request.
-            st = route_change(*quick, RouteVerb::kAdd, false);
-            if (st.ok())
-                applied++;
-            else if (refused++ == 0)
-                first_refused = {
-                    {"line", lineno}, {"text", line}, {"error", std::string(st.message())}};
-            continue;
-        }
-        if (words[0] != "route" && words[0] != "ro")
-            words.insert(words.begin(), {"route", "add"});
-        st = [&]() -> absl::Status {
-            FP6_ASSIGN(req, parse_command(words));
-            const std::string cmd = req["cmd"];
-            const nlohmann::json& args = req["args"];
-            if (cmd == "route.del") {
-                FP6_ASSIGN(spec, route_spec(args, false));
-                FP6_RETURN_IF_ERROR(rib_.del_static(spec));
-                return rib_.commit(false);
-            }
-            RouteVerb verb = cmd == "route.add"       ? RouteVerb::kAdd
-                             : cmd == "route.append"  ? RouteVerb::kAppend
-                             : cmd == "route.replace" ? RouteVerb::kReplace
-                                                      : RouteVerb(-1);
-            if (int(verb) < 0)
-                return absl::InvalidArgumentError(fmt::format("{} is not a route change", cmd));
-            FP6_ASSIGN(spec, route_spec(args, true));
-            return route_change(spec, verb, false);
-        }();
-        if (st.ok()) {
-            applied++;
-            continue;
-        }
-        if (refused++ == 0)
-            first_refused = {
-                {"line", lineno}, {"text", line}, {"error", std::string(st.message())}};
+        absl::Status st = load_line(std::move(words));
+        if (st.ok())
+            run.applied++;
+        else if (run.refused++ == 0)
+            run.first_refused = {
+                {"line", run.lineno}, {"text", line}, {"error", std::string(st.message())}};
     }
-    FP6_RETURN_IF_ERROR(rib_.commit());
-    const uint64_t ms = now_ms() - t0;
-    FP6_LOG(INFO, Rib, "route load {}: {} applied, {} refused in {} ms", path, applied, refused,
-            ms);
+    job_running_.clear();
+    if (absl::Status st = rib_.commit(); !st.ok())
+        return {true, st};
+    const uint64_t ms = now_ms() - run.t0;
+    FP6_LOG(INFO, Rib, "route load {}: {} applied, {} refused in {} ms", run.path, run.applied,
+            run.refused, ms);
     nlohmann::json out = {
-        {"applied", applied}, {"refused", refused}, {"lines", lineno}, {"ms", ms}};
-    if (refused > 0)
-        out["first_refused"] = first_refused;
-    return out;
+        {"applied", run.applied}, {"refused", run.refused}, {"lines", run.lineno}, {"ms", ms}};
+    if (run.refused > 0)
+        out["first_refused"] = run.first_refused;
+    return {true, std::move(out)};
+}
+
+absl::Status Router::load_line(std::vector<std::string> words) {
+    if (std::optional<RouteSpec> quick = simple_route_line(words)) {
+        // The common shape, "PREFIX via GW [dev NAME]", without the detour
+        // through a JSON request.
+        return route_change(*quick, RouteVerb::kAdd, false);
+    }
+    // The same shape after "route add" or "route del" (what a routing
+    // daemon's churn looks like), just as quickly.
+    if (words.size() >= 5 && words[0] == "route" && (words[1] == "add" || words[1] == "del")) {
+        if (std::optional<RouteSpec> quick = simple_route_line(words, 2)) {
+            if (words[1] == "add")
+                return route_change(*quick, RouteVerb::kAdd, false);
+            FP6_RETURN_IF_ERROR(rib_.del_static(*quick));
+            return rib_.commit(false);
+        }
+    }
+    if (words[0] != "route" && words[0] != "ro")
+        words.insert(words.begin(), {"route", "add"});
+    FP6_ASSIGN(req, parse_command(words));
+    const std::string cmd = req["cmd"];
+    const nlohmann::json& args = req["args"];
+    if (cmd == "route.del") {
+        FP6_ASSIGN(spec, route_spec(args, false));
+        FP6_RETURN_IF_ERROR(rib_.del_static(spec));
+        return rib_.commit(false);
+    }
+    RouteVerb verb = cmd == "route.add"       ? RouteVerb::kAdd
+                     : cmd == "route.append"  ? RouteVerb::kAppend
+                     : cmd == "route.replace" ? RouteVerb::kReplace
+                                              : RouteVerb(-1);
+    if (int(verb) < 0)
+        return absl::InvalidArgumentError(fmt::format("{} is not a route change", cmd));
+    FP6_ASSIGN(spec, route_spec(args, true));
+    return route_change(spec, verb, false);
 }
 
 absl::StatusOr<nlohmann::json> Router::route_show(const nlohmann::json& a) {
@@ -1052,6 +1188,7 @@ absl::StatusOr<nlohmann::json> Router::stats_show(const nlohmann::json&) {
                           {"drops", drops},
                           {"control", control},
                           {"reassembly", reassembly},
+                          {"host", host_json()},
                           {"neighbors", neighbor_states_json(ncache_.list(now_ms()))},
                           {"routes", rib_counts_json(rib_.counts())},
                           {"tsc_hz", rte_get_tsc_hz()}};
@@ -1067,6 +1204,7 @@ absl::StatusOr<nlohmann::json> Router::stats_reset(const nlohmann::json&) {
     for (size_t w = 0; w < stats.size(); w++)
         stats_baseline_[w] = *stats[w];
     ctl_stats_ = ControlStats{};
+    host_->reset_counters();
     return nlohmann::json(nullptr);
 }
 

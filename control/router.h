@@ -29,6 +29,8 @@
 
 namespace fp6 {
 
+class HostPath;
+
 struct RouterConfig {
     DataplaneConfig dataplane;
     uint32_t max_nexthops = 1u << 20;
@@ -98,8 +100,11 @@ class Router {
     Dataplane& dataplane() { return *dp_; }
 
     /* Runs one request of the control protocol; the reply's data, or the
-     * reason it was refused. A refused request leaves every table as it was. */
-    absl::StatusOr<nlohmann::json> execute(const Request& req);
+     * reason it was refused. A refused request leaves every table as it was.
+     * With `sliced`, a long route operation (route load, route flush) may
+     * return after its first slice: the data is then a progress report and
+     * take_job() has the rest. Without, it runs to its end here. */
+    absl::StatusOr<nlohmann::json> execute(const Request& req, bool sliced = false);
 
     /* Periodic work and punted packets (called from the event loop). */
     void poll_links();
@@ -116,6 +121,12 @@ class Router {
      * (dst, oif) and made stale by the source generation. NotFound "no
      * source address" or Unavailable "address not ready". */
     absl::StatusOr<Ip6> select_source(const Ip6& dst, uint16_t oif, const Route* route = nullptr);
+
+    /* The exception path to the host's stack (control/host.h): an fd the
+     * event loop watches, readable when a TUN has a packet from the kernel,
+     * and what reads and routes those packets. */
+    int host_fd() const;
+    void handle_host();
 
     /* Hands a frame to the local-delivery path as if a worker had punted it
      * (m->port says where it arrived). For tests. */
@@ -151,7 +162,17 @@ class Router {
     void resolve_punt(rte_mbuf* m);
     void apply_nc(const std::vector<NcAction>& actions);
     void send_ns_resolve(uint16_t port, const Ip6& target, std::optional<Mac> unicast_to);
+    /* Sends m (an Ethernet frame) to its destination's next hop from the
+     * FIB, now or once the neighbour is resolved; false, m untouched, when
+     * the FIB has no neighbour or on-link route up for it. */
+    bool send_via_fib(rte_mbuf* m);
+    /* Fills in the MACs and sends; a transit packet's hop limit is
+     * decremented, one the router originates (kHostOrigin) is left alone. */
     void send_resolved(rte_mbuf* m, uint16_t port, const Mac& mac);
+    /* m->hash.usr of a packet the control thread sends as the router's own
+     * through send_via_fib() or the neighbour cache (never a worker's tag:
+     * kResolve with a code). */
+    static constexpr uint32_t kHostOrigin = PuntReason{PuntReason::kResolve, 1, 0}.encode();
     /* Moves STALE entries the workers used to DELAY (RFC 4861 7.3.3). */
     void poll_neighbor_use();
     void commit_if_dirty();
@@ -171,9 +192,10 @@ class Router {
     enum class RouteVerb { kAdd, kAppend, kReplace };
     absl::StatusOr<RouteSpec> route_spec(const nlohmann::json& a, bool for_add) const;
     absl::StatusOr<RoutePath> path_of(const nlohmann::json& a, bool recursive) const;
-    /* A route load line of the shape "PREFIX via GW [dev NAME]" as a spec,
-     * or nullopt for anything else (or anything wrong in it). */
-    std::optional<RouteSpec> simple_route_line(const std::vector<std::string>& words) const;
+    /* The words from words[from] on, of the shape "PREFIX via GW [dev NAME]",
+     * as a spec, or nullopt for anything else (or anything wrong in it). */
+    std::optional<RouteSpec> simple_route_line(const std::vector<std::string>& words,
+                                               size_t from = 0) const;
     /* Applies one static route change and commits it (see Rib::commit()). */
     absl::Status route_change(const RouteSpec& spec, RouteVerb verb, bool grace);
     nlohmann::json route_json(const Route& r) const;
@@ -200,6 +222,19 @@ class Router {
     void send_icmp_error(rte_mbuf* m, uint8_t type, uint8_t code, uint32_t param);
     /* RFC 4861 8.2: a Redirect to the source of the packet copied in m. */
     void send_redirect(rte_mbuf* m);
+    /* The host path (control/host_router.cc): hands m (for the router,
+     * received on m->port) to that port's TUN when it has one (true: m is
+     * consumed, sent or counted as dropped); brings the port's TUN in line
+     * with the port; opens the TUN `port set NAME host-if on|IFNAME` asks
+     * for. */
+    bool to_host(rte_mbuf* m);
+    /* The end of handle_local/handle_datagram: what local_verdict() says
+     * for a packet fp6 did not take itself (ip6, len: its first segment). */
+    void deliver_local(rte_mbuf* m, const ParamProblem& pp, const uint8_t* ip6, size_t len);
+    void from_host(uint16_t port, rte_mbuf* m);
+    void sync_host(uint16_t port);
+    absl::Status open_host_if(uint16_t port, const std::string& value);
+    nlohmann::json host_json() const;
     /* Fragments addressed to the router (RFC 8200 5). */
     void apply_reasm(const ReasmAction& a);
     void handle_datagram(rte_mbuf* m);
@@ -226,8 +261,32 @@ class Router {
     using ReplyStream = std::function<std::optional<nlohmann::json>()>;
     ReplyStream take_stream() { return std::exchange(stream_, nullptr); }
 
+    /* After execute(req, true): the rest of a long route operation (route
+     * load, route flush), run in slices of about kJobSliceMs so that the
+     * control thread serves other clients and its timers between them. Each
+     * call runs one slice and returns a progress report (done false), or the
+     * final reply or error (done true). The caller must call it until done
+     * (the operation's end commits it and frees what it retired). One such
+     * operation runs at a time: another is refused meanwhile. Empty when
+     * execute() finished the work itself. */
+    static constexpr uint64_t kJobSliceMs = 10;
+    struct JobStep {
+        bool done = false;
+        absl::StatusOr<nlohmann::json> data;
+    };
+    using Job = std::function<JobStep()>;
+    Job take_job() { return std::exchange(job_, nullptr); }
+
   private:
     ReplyStream stream_;
+    Job job_;
+    /* route load / route flush in slices (see take_job()). */
+    struct LoadRun;
+    struct FlushRun;
+    JobStep load_slice(LoadRun& run);
+    JobStep flush_slice(FlushRun& run);
+    absl::Status load_line(std::vector<std::string> words);
+    std::string job_running_;  // what the running long operation is ("" when none)
 
     RouterConfig cfg_;
     std::unique_ptr<Tables> tables_;
@@ -252,6 +311,7 @@ class Router {
     SrcCache src_cache_{4096};
     uint64_t src_epoch_ = 0;  // bumped by settings that change selection (strict-source)
     std::map<uint16_t, PortNd> port_nd_;
+    std::unique_ptr<HostPath> host_;
 };
 
 }  // namespace fp6

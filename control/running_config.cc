@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "control/api/grammar.h"
+#include "control/host.h"
 #include "control/router.h"
 
 namespace fp6 {
@@ -226,6 +227,10 @@ std::string Router::running_config() const {
         const PortView& pv = tables_->ports[id];
         std::string set = port_settings(nd->second, ncache_.params(id), pv.redirects.load(),
                                         pv.icmp_rate.load(), pv.icmp_burst.load());
+        // The host interface: `on` names it after the port.
+        if (auto host = host_->name_of(id))
+            set +=
+                *host == ps.name ? " host-if on" : fmt::format(" host-if {}", config_word(*host));
         if (!set.empty())
             out += fmt::format("port set {}{}\n", ps.name, set);
         // As `ip addr`: a lifetime is written as what is left of it now.

@@ -1,5 +1,6 @@
 #include "control/server.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -32,7 +34,8 @@ ControlServer::~ControlServer() {
         close(fd);
     if (listen_fd_ >= 0) {
         close(listen_fd_);
-        unlink(path_.c_str());
+        if (!path_.empty())
+            unlink(path_.c_str());
     }
 }
 
@@ -86,6 +89,39 @@ absl::Status ControlServer::listen(const std::string& path, const std::string& g
     return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> ControlServer::adopt(int fd) {
+    int type = 0, listening = 0;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+        return absl::InvalidArgumentError(
+            fmt::format("fd {} from the service manager is not a socket: {}", fd, strerror(errno)));
+    if (type != SOCK_STREAM)
+        return absl::InvalidArgumentError(
+            fmt::format("the socket passed as fd {} is not a stream socket", fd));
+    len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0)
+        return absl::InvalidArgumentError(
+            fmt::format("the socket passed as fd {} is not listening", fd));
+    sockaddr_un sa{};
+    len = sizeof(sa);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0 || sa.sun_family != AF_UNIX)
+        return absl::InvalidArgumentError(fmt::format(
+            "the socket passed as fd {} is not a unix socket (ListenStream= takes a path)", fd));
+    const size_t path_len = len > offsetof(sockaddr_un, sun_path)
+                                ? strnlen(sa.sun_path, len - offsetof(sockaddr_un, sun_path))
+                                : 0;
+    std::string path(sa.sun_path, path_len);
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return absl::InternalError(fmt::format("fcntl on fd {}: {}", fd, strerror(errno)));
+    listen_fd_ = fd;  // path_ stays empty: the socket file is the manager's
+    loop_.add_fd(listen_fd_, [this] { on_accept(); });
+    sweep_timer_ = loop_.add_timer(1000, [this] { sweep(); });
+    FP6_LOG(INFO, Control, "control socket from the service manager at {}",
+            path.empty() ? "(unnamed)" : path);
+    return path;
+}
+
 void ControlServer::on_accept() {
     for (;;) {
         int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -126,6 +162,9 @@ void ControlServer::sweep() {
 }
 
 void ControlServer::close_conn(int fd) {
+    if (auto it = conns_.find(fd); it != conns_.end() && it->second->in_job)
+        FP6_LOG(INFO, Control,
+                "the client of a route load or flush left; the operation goes on to its end");
     loop_.remove(fd);
     conns_.erase(fd);
     close(fd);
@@ -139,10 +178,20 @@ bool ControlServer::answer(int fd, const std::string& line) {
     absl::StatusOr<Request> req = parse_request(line);
     if (!req.ok())
         return write_all(fd, encode_line(make_error(std::string(req.status().message()))));
-    absl::StatusOr<nlohmann::json> data = router_.execute(*req);
+    absl::StatusOr<nlohmann::json> data = router_.execute(*req, true);
     if (!data.ok()) {
         FP6_LOG(DEBUG, Control, "{} refused: {}", req->cmd, std::string(data.status().message()));
         return write_all(fd, encode_line(make_error(std::string(data.status().message()))));
+    }
+    if (Router::Job step = router_.take_job()) {
+        // The first slice has run: its progress now, a slice per loop turn
+        // after (a zero delay: other ready events are served first).
+        Conn& c = *conns_.at(fd);
+        c.in_job = true;
+        const uint64_t id = next_job_id_++;
+        jobs_[id] = Job{std::move(step), fd, c.id};
+        loop_.add_oneshot(0, [this, id] { pump_job(id); });
+        return write_all(fd, encode_line(make_progress(std::move(*data))));
     }
     if (auto stream = router_.take_stream()) {
         // The first chunk now (never the last: "more" says so), the rest one
@@ -181,6 +230,39 @@ void ControlServer::pump(int fd, uint64_t id) {
     drain(fd);  // requests that arrived during the stream
 }
 
+void ControlServer::pump_job(uint64_t id) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end())
+        return;
+    Router::JobStep step = it->second.step();
+    const int fd = it->second.fd;
+    auto c = conns_.find(fd);
+    const bool attached = c != conns_.end() && c->second->id == it->second.conn_id;
+    if (!step.done) {
+        loop_.add_oneshot(0, [this, id] { pump_job(id); });
+        if (attached && !write_all(fd, encode_line(make_progress(std::move(*step.data))))) {
+            FP6_LOG(INFO, Control, "a client of a long operation stopped reading; it goes on");
+            close_conn(fd);
+        }
+        return;
+    }
+    jobs_.erase(it);
+    if (!attached)
+        return;  // the router logged how it ended
+    c->second->in_job = false;
+    bool sent = true;
+    if (!step.data.ok())
+        sent = write_all(fd, encode_line(make_error(std::string(step.data.status().message()))));
+    else
+        for (const std::string& part : encode_reply(*step.data))
+            sent = sent && write_all(fd, part);
+    if (!sent) {
+        close_conn(fd);
+        return;
+    }
+    drain(fd);  // requests that arrived during the operation
+}
+
 void ControlServer::on_readable(int fd) {
     auto it = conns_.find(fd);
     if (it == conns_.end())
@@ -205,8 +287,8 @@ bool ControlServer::drain(int fd) {
         if (it == conns_.end())
             return false;
         Conn& c = *it->second;
-        if (c.stream)
-            return true;  // answered after the stream's last chunk
+        if (c.stream || c.in_job)
+            return true;  // answered after the stream's last chunk or the job's end
         auto line = c.framer.pop();
         if (!line.ok()) {
             write_all(fd, encode_line(make_error(std::string(line.status().message()))));

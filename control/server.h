@@ -1,6 +1,8 @@
 /* The control socket: a unix stream socket speaking the protocol of
  * control/api/protocol.h. Runs on the control thread's event loop; each
- * request is executed to completion before the next is read. */
+ * request is executed to completion before the next is read, except a long
+ * one: a listing streams a chunk per loop turn, and route load and route
+ * flush run a slice per loop turn, sending progress lines between. */
 #pragma once
 
 #include <functional>
@@ -10,6 +12,7 @@
 #include <unordered_map>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "control/api/protocol.h"
 #include "control/loop.h"
 #include "control/router.h"
@@ -35,6 +38,11 @@ class ControlServer {
      * empty). Creates the directory (0755) when missing, and refuses one that
      * group or others can write, where another user could swap the socket. */
     absl::Status listen(const std::string& path, const std::string& group);
+    /* Serves on fd, a listening unix stream socket the service manager made
+     * (socket activation: its path, mode and group are the manager's, and
+     * fp6d neither changes nor removes it). InvalidArgument when fd is not
+     * such a socket. Returns the socket's path, for the log. */
+    absl::StatusOr<std::string> adopt(int fd);
 
   private:
     struct Conn {
@@ -45,9 +53,21 @@ class ControlServer {
          * go out one per event-loop turn, and the connection's next
          * requests wait until the last one. */
         std::function<std::optional<nlohmann::json>()> stream;
+        /* A long operation of this connection is running (Router::take_job()):
+         * its next requests wait until it has answered. */
+        bool in_job = false;
+    };
+    /* A long operation and the connection waiting for it. The operation runs
+     * to its end even when its client leaves (the summary is logged). */
+    struct Job {
+        Router::Job step;
+        int fd;
+        uint64_t conn_id;
     };
     /* Sends the next chunk of fd's stream and schedules the one after. */
     void pump(int fd, uint64_t id);
+    /* Runs the next slice of job `id`, sends its progress or final reply. */
+    void pump_job(uint64_t id);
     /* Answers the complete requests buffered on fd; false when fd closed. */
     bool drain(int fd);
     void on_accept();
@@ -65,6 +85,8 @@ class ControlServer {
     std::string path_;
     std::unordered_map<int, std::unique_ptr<Conn>> conns_;
     uint64_t next_conn_id_ = 1;
+    std::unordered_map<uint64_t, Job> jobs_;
+    uint64_t next_job_id_ = 1;
 };
 
 }  // namespace fp6

@@ -19,8 +19,8 @@
 #  3. Load and churn, while fp6d forwards traffic to 16 stable /64s whose
 #     next hops are on p1..p4 (packet i to p(1 + i % 4)): the table loaded,
 #     then --churn-seconds of route add/del of 10000 prefixes next to the
-#     stable ones via p5 (1000 at a time: a chunk added, the previous one
-#     deleted), then the table deleted. Changes go in with one `fp6ctl route
+#     stable ones via p5 (--churn-batch at a time, 5000 unless told: a chunk
+#     added, the previous one deleted), then the table deleted. Changes go in with one `fp6ctl route
 #     load FILE` per file; an fp6ctl without `route load` gets them with
 #     `fp6ctl -f`, a command per change, and loads only the first
 #     --fallback-routes routes of the table. Prints the forwarding rate per 100 ms and the loss:
@@ -42,7 +42,7 @@
 # missing, never because of its size.
 #
 # Usage: tools/bench.sh [--quick] [--seconds N] [--warmup S] [--table FILE]
-#          [--out DIR] [--no-l3fwd] [--no-load] [--churn-seconds N]
+#          [--out DIR] [--no-l3fwd] [--no-load] [--churn-seconds N] [--churn-batch N]
 #          [--fallback-routes N] [--memif]
 #        (as root; fp6 built in build/ or FP6_BUILD_DIR; dpdk-testpmd from
 #        Debian's dpdk-dev, l3fwd's sources from dpdk-doc, gnuplot optional)
@@ -65,12 +65,13 @@ out=$FP6_BUILD_DIR/bench/results
 use_l3fwd=1
 use_load=1
 churn_seconds=5
+churn_batch=5000
 fallback_routes=2000
 memif=0
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) quick=1 ;;
-        --seconds | --warmup | --table | --out | --churn-seconds | --fallback-routes)
+        --seconds | --warmup | --table | --out | --churn-seconds | --churn-batch | --fallback-routes)
             [ $# -ge 2 ] || fp6_die "$1 needs a value"
             v=$2
             case $1 in
@@ -79,6 +80,7 @@ while [ $# -gt 0 ]; do
                 --table) table=$v ;;
                 --out) out=$v ;;
                 --churn-seconds) churn_seconds=$v ;;
+                --churn-batch) churn_batch=$v ;;
                 --fallback-routes) fallback_routes=$v ;;
             esac
             shift
@@ -98,10 +100,13 @@ if [ "$quick" -eq 1 ]; then
     seconds=1
     warmup=0.5
     churn_seconds=1
+    churn_batch=1000
     fallback_routes=50
 fi
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || fp6_die "--seconds must be a whole number, at least 1"
 [[ "$churn_seconds" =~ ^[1-9][0-9]*$ ]] || fp6_die "--churn-seconds must be a whole number, at least 1"
+[[ "$churn_batch" =~ ^[1-9][0-9]*$ ]] && [ "$churn_batch" -le 5000 ] ||
+    fp6_die "--churn-batch must be a whole number from 1 to 5000 (half the churn set)"
 [[ "$fallback_routes" =~ ^[1-9][0-9]*$ ]] || fp6_die "--fallback-routes must be a whole number"
 [[ "$warmup" =~ ^[0-9]+(\.[0-9]+)?$ ]] || fp6_die "--warmup must be a number of seconds"
 
@@ -495,16 +500,15 @@ print(" ".join(str(ports["p%d" % i]) for i in range(6)))')
     event loaded
     sleep 1
 
-    # Churn: the 10000 prefixes in chunks of 1000; step k adds chunk k and
-    # deletes chunk k - 1, round and round (after the last chunk, chunk 0
-    # again) until --churn-seconds are up, checked between steps; then the
-    # chunk left is deleted.
-    # TODO: a `route load` per 2000 changes includes fp6ctl's start and the
-    # file's parsing; a client streaming changes over one connection would
-    # show the RIB and FIB's own rate.
+    # Churn: the 10000 prefixes in chunks of --churn-batch; step k adds
+    # chunk k and deletes chunk k - 1, round and round (after the last
+    # chunk, chunk 0 again) until --churn-seconds are up, checked between
+    # steps; then the chunk left is deleted. The rate counts everything: each
+    # step's fp6ctl start, the file's parsing, the RIB and the FIB, as a
+    # routing daemon handing fp6d its updates in batches would see it.
     local n_churn=0 t_end k n c0
-    split -l 1000 -d -a 3 "$gen/churn-add.fp6" "$run_dir/churn-add."
-    split -l 1000 -d -a 3 "$gen/churn-del.fp6" "$run_dir/churn-del."
+    split -l "$churn_batch" -d -a 5 "$gen/churn-add.fp6" "$run_dir/churn-add."
+    split -l "$churn_batch" -d -a 5 "$gen/churn-del.fp6" "$run_dir/churn-del."
     local chunks=("$run_dir"/churn-add.*)
     n=${#chunks[@]}
     cp "${chunks[0]}" "$run_dir/step.0"
@@ -541,7 +545,8 @@ print(" ".join(str(ports["p%d" % i]) for i in range(6)))')
         --stats1 "$out/load-stats1.json" --samples "$out/samples.txt" --events "$out/events.txt" \
         --loaded "$loaded" --load-s "$(cat "$run_dir/load.s")" \
         --delete-s "$(cat "$run_dir/delete.s")" --churn-updates "$n_churn" \
-        --churn-s "$(cat "$run_dir/churn.s")" --route-load "$have_route_load" \
+        --churn-s "$(cat "$run_dir/churn.s")" --churn-batch "$churn_batch" \
+        --route-load "$have_route_load" \
         --real-table "$("$PY" -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["real_table"]))' "$gen/split.json")" \
         >"$out/load.json" || fail "load phase: figures not computed"
 }

@@ -82,6 +82,11 @@ json make_ok(json data, bool more) {
     return reply;
 }
 
+json make_progress(json report) {
+    return json{
+        {"v", kProtocolVersion}, {"ok", true}, {"more", true}, {"progress", std::move(report)}};
+}
+
 json make_error(std::string_view message) {
     return json{{"v", kProtocolVersion}, {"ok", false}, {"error", std::string(message)}};
 }
@@ -366,7 +371,7 @@ bool has_more(const json& reply) {
 
 }  // namespace
 
-absl::StatusOr<json> Client::call(const json& request) {
+absl::StatusOr<json> Client::call(const json& request, const ProgressFn& on_progress) {
     if (fd_ < 0)
         return absl::UnavailableError("not connected to fp6d");
     if (!request.is_object())
@@ -386,8 +391,15 @@ absl::StatusOr<json> Client::call(const json& request) {
             return reply.status();
         if (!reply.ok())
             return fail(reply.status());
-        json data = std::move((*reply)["data"]);
         bool more = has_more(*reply);
+        if (auto p = reply->find("progress"); p != reply->end()) {
+            if (!more)
+                return fail(bad_reply("a progress line without \"more\":true"));
+            if (on_progress)
+                on_progress(*p);
+            continue;
+        }
+        json data = std::move((*reply)["data"]);
         if (!more && collected.is_null())
             return data;
         if (!data.is_array())

@@ -7,12 +7,15 @@
  *
  * A large array may come as several replies: each but the last carries
  * "more":true and an array chunk in "data"; the client concatenates them.
+ * A long operation (route load, route flush) may send progress lines first,
+ * {"v":1,"ok":true,"more":true,"progress":{...}}, which carry no data.
  * A connection carries any number of requests, one at a time, answered in
  * order. docs/protocol.md is the reference for scripts. */
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,6 +73,10 @@ nlohmann::json make_request(std::string_view cmd, nlohmann::json args = nlohmann
 /* {"v":1,"ok":true,"data":data}, plus "more":true when more is set. */
 nlohmann::json make_ok(nlohmann::json data, bool more = false);
 
+/* {"v":1,"ok":true,"more":true,"progress":report}: how far a long operation
+ * has come; the reply's data follows on a later line. */
+nlohmann::json make_progress(nlohmann::json report);
+
 /* {"v":1,"ok":false,"error":message}. */
 nlohmann::json make_error(std::string_view message);
 
@@ -121,9 +128,13 @@ class Client {
     /* Sends request (an object, normally from make_request or parse_command)
      * and waits for the reply. Returns its data (null when it had none),
      * "more" chunks concatenated into one array; errors as listed above.
-     * After an error other than FailedPrecondition the connection is closed
-     * and later calls return Unavailable. */
-    absl::StatusOr<nlohmann::json> call(const nlohmann::json& request);
+     * Each progress line is handed to on_progress (its "progress" object)
+     * when given, and skipped otherwise. After an error other than
+     * FailedPrecondition the connection is closed and later calls return
+     * Unavailable. */
+    using ProgressFn = std::function<void(const nlohmann::json&)>;
+    absl::StatusOr<nlohmann::json> call(const nlohmann::json& request,
+                                        const ProgressFn& on_progress = nullptr);
 
     /* Changes the wait bound for later calls. */
     void set_timeout(std::chrono::milliseconds timeout) noexcept { timeout_ = timeout; }

@@ -12,9 +12,19 @@
 #  3. A startup config with a refused line: fp6d exits 1 and sends no READY.
 #  4. The unit (tools/systemd/fp6d.service) has what the service needs
 #     (Type=notify, Restart=on-failure, LimitMEMLOCK=infinity,
-#     RuntimeDirectory, EnvironmentFile=-/etc/default/fp6d), and
-#     `systemd-analyze verify` accepts it (when systemd-analyze is there);
+#     RuntimeDirectory, EnvironmentFile=-/etc/default/fp6d, the user fp6
+#     with CAP_NET_RAW and CAP_NET_ADMIN only, fp6d.socket), and
+#     `systemd-analyze verify` accepts it and fp6d.socket (when
+#     systemd-analyze is there); fp6d.socket listens where fp6ctl looks;
+#     fp6d.sysusers makes the user and groups the units name;
 #     fp6d.default sets what the unit reads.
+#  5. Socket activation, with systemd-socket-activate standing in for
+#     systemd: the first fp6ctl command on the activator's socket starts
+#     fp6d, which takes that socket over (sd_listen_fds(3): LISTEN_PID,
+#     LISTEN_FDS, fd 3) and answers; at SIGTERM it exits 0 and leaves the
+#     socket file, which is the manager's. fp6d refuses malformed
+#     LISTEN_FDS, more than one socket, or an fd 3 that is not a listening
+#     socket, and ignores LISTEN_FDS meant for another process.
 #
 # Usage: service_test.sh [FP6D FP6CTL]   (meson passes the built binaries)
 # Exit: 0 all passed, 1 a check failed, 77 skipped (not root).
@@ -182,16 +192,44 @@ kill "$listener" 2>/dev/null
 
 # --- 4. the unit ---------------------------------------------------------------
 
+socket_unit=$FP6_ROOT/tools/systemd/fp6d.socket
+sysusers=$FP6_ROOT/tools/systemd/fp6d.sysusers
 unit_has() {
     local line missing=()
     for line in "Type=notify" "Restart=on-failure" "LimitMEMLOCK=infinity" \
-        "RuntimeDirectory=fp6" "EnvironmentFile=-/etc/default/fp6d"; do
+        "RuntimeDirectory=fp6/dpdk" "Environment=XDG_RUNTIME_DIR=/run/fp6" \
+        "EnvironmentFile=-/etc/default/fp6d" "Requires=fp6d.socket" "User=fp6" "Group=fp6" \
+        "AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN" \
+        "CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN" "Also=fp6d.socket"; do
         grep -qx "$line" "$unit" || missing+=("$line")
     done
     [ ${#missing[@]} -eq 0 ] || { note "missing: ${missing[*]}"; return 1; }
 }
-check "the unit: Type=notify, Restart=on-failure, LimitMEMLOCK, RuntimeDirectory, EnvironmentFile" \
+check "the unit: Type=notify, Restart, LimitMEMLOCK, RuntimeDirectory, user fp6 and its capabilities" \
     unit_has
+socket_unit_matches() {
+    local want
+    # fp6ctl's default socket, as its --help gives it.
+    want=$("$FP6CTL" --help | sed -n 's/.*--socket TEXT=\([^ ]*\).*/\1/p')
+    note "fp6ctl's default socket: $want"
+    [ -n "$want" ] && grep -qx "ListenStream=$want" "$socket_unit" &&
+        grep -qx "SocketMode=0660" "$socket_unit" && grep -qx "SocketGroup=fp6adm" "$socket_unit"
+}
+check "fp6d.socket listens where fp6ctl looks, mode 0660, group fp6adm" socket_unit_matches
+sysusers_make_them() {
+    if ! command -v systemd-sysusers >/dev/null; then
+        note "systemd-sysusers is not installed: not checked"
+        return 0
+    fi
+    # Into a scratch root: the machine's own users are not touched.
+    local root=$run_dir/sysroot
+    mkdir -p "$root/etc"
+    systemd-sysusers --root="$root" "$sysusers" >/dev/null 2>&1 || return 1
+    note "$(cut -d: -f1,6,7 "$root/etc/passwd" | tr '\n' ' ') / $(cut -d: -f1 "$root/etc/group" | tr '\n' ' ')"
+    grep -q '^fp6:.*:/usr/sbin/nologin$' "$root/etc/passwd" &&
+        grep -q '^fp6:' "$root/etc/group" && grep -q '^fp6adm:' "$root/etc/group"
+}
+check "fp6d.sysusers makes the user fp6 and the groups fp6 and fp6adm" sysusers_make_them
 
 # The unit names the installed fp6d (/usr/local/bin); verify a copy that
 # names the one under test.
@@ -202,19 +240,21 @@ unit_verifies() {
     fi
     local copy=$run_dir/fp6d.service out
     sed "s|/usr/local/bin/fp6d|$FP6D|g" "$unit" >"$copy"
+    cp "$socket_unit" "$run_dir/fp6d.socket"
     # Documentation= names the man pages: let man(1) find the tree's.
     mkdir -p "$run_dir/man/man8"
     ln -sf "$FP6_ROOT/docs/man/fp6d.8" "$FP6_ROOT/docs/man/fp6ctl.8" "$run_dir/man/man8/"
     local man_check=()
     command -v man >/dev/null || man_check=(--man=no)
-    out=$(MANPATH=$run_dir/man systemd-analyze verify "${man_check[@]}" "$copy" 2>&1)
+    out=$(MANPATH=$run_dir/man systemd-analyze verify "${man_check[@]}" "$copy" \
+        "$run_dir/fp6d.socket" 2>&1)
     local rc=$?
     # Lines about other units (the host's own) are not ours to judge.
-    out=$(grep 'fp6d\.service' <<<"$out")
+    out=$(grep 'fp6d\.s' <<<"$out")
     note "$out"
     [ "$rc" -eq 0 ] && [ -z "$out" ]
 }
-check "systemd-analyze verify accepts the unit" unit_verifies
+check "systemd-analyze verify accepts fp6d.service and fp6d.socket" unit_verifies
 
 default_file_matches() {
     # fp6d.default sets the variables the unit uses, and nothing else.
@@ -226,3 +266,82 @@ default_file_matches() {
     [ -n "$used" ] && [ "$used" = "$set" ]
 }
 check "fp6d.default sets the variables the unit reads" default_file_matches
+
+# --- 5. socket activation ----------------------------------------------------------
+
+# systemd-socket-activate (systemd's package) listens on a socket and, at
+# the first connection, execs the command with that socket as fd 3 and
+# LISTEN_PID/LISTEN_FDS set, as systemd does for fp6d.socket.
+asock=$run_dir/activated.sock
+activated_serves() {
+    if ! command -v systemd-socket-activate >/dev/null; then
+        note "systemd-socket-activate is not installed: not checked"
+        return 0
+    fi
+    local pid i t0 t1 out
+    systemd-socket-activate -l "$asock" "$FP6D" --workers "$worker" --idle-sleep 1000 \
+        -- "${eal[@]}" >"$run_dir/activated.log" 2>&1 </dev/null &
+    pid=$!
+    FP6_CLEAN_PIDS+=("$pid")
+    for ((i = 0; i < 50; i++)); do
+        [ -S "$asock" ] && break
+        sleep 0.1
+    done
+    # Nothing started before the first connection.
+    grep -q 'fp6\.' "$run_dir/activated.log" && { note "fp6d ran before a connection"; return 1; }
+    t0=$(date +%s%N)
+    "$FP6CTL" --socket "$asock" port add a0 devargs net_null_svca0,no-rx=1 || return 1
+    t1=$(date +%s%N)
+    out=$("$FP6CTL" --socket "$asock" -j port show) || return 1
+    note "the first command (fp6d starting) answered in $(((t1 - t0) / 1000000)) ms; ports: $out"
+    note "$(grep 'control socket' "$run_dir/activated.log")"
+    [[ $out == *'"ifname":"a0"'* ]] || return 1
+    grep -q "control socket from the service manager at $asock" "$run_dir/activated.log" ||
+        return 1
+    # fp6d is the process the activator became: SIGTERM, exit 0, and the
+    # socket file (not fp6d's to remove) is still there.
+    local status=0
+    fp6_stop_pid "$pid" || status=$?
+    note "exit status $status; socket file left: $([ -S "$asock" ] && echo yes || echo no)"
+    [ "$status" -eq 0 ] && [ -S "$asock" ]
+}
+check "socket activation: the first fp6ctl starts fp6d on the activator's socket; it leaves the socket" \
+    activated_serves
+
+# bad_activation WANT WRAPPER...: fp6d started through WRAPPER (a shell
+# that sets LISTEN_* and fds, then execs it) exits 1 with WANT in its message.
+bad_activation() {
+    local want=$1 status=0 out
+    shift
+    out=$(env "$@" "$FP6D" --socket "$run_dir/bad.sock" --workers "$worker" -- "${eal[@]}" \
+        2>&1 </dev/null) || status=$?
+    note "$* -> exit $status: $(grep 'fp6d:' <<<"$out" | tail -n 1)"
+    [ "$status" -eq 1 ] && [[ $out == *"$want"* ]]
+}
+# LISTEN_PID must name fp6d itself: a shell that execs it keeps its pid ($$
+# is the inner shell's, hence the single quotes).
+# shellcheck disable=SC2016
+activation_refusals() {
+    local ok=0
+    bad_activation "must be numbers" bash -c 'LISTEN_PID=$$ LISTEN_FDS=x exec "$0" "$@"' || ok=1
+    bad_activation "fp6d takes one" bash -c 'LISTEN_PID=$$ LISTEN_FDS=2 exec "$0" "$@" 3</dev/null 4</dev/null' ||
+        ok=1
+    bad_activation "fd 3 is not open" \
+        bash -c 'export LISTEN_PID=$$ LISTEN_FDS=1; exec 3<&-; exec "$0" "$@"' || ok=1
+    bad_activation "is not a socket" \
+        bash -c 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@" 3</dev/null' || ok=1
+    return "$ok"
+}
+check "socket activation: malformed LISTEN_FDS, two sockets, a closed or wrong fd 3 are refused" \
+    activation_refusals
+
+# LISTEN_* inherited from a parent that was activated (LISTEN_PID names
+# another process) are not fp6d's: it makes its own socket.
+not_for_us() {
+    LISTEN_PID=1 LISTEN_FDS=1 fp6_start_daemon "$run_dir/fp6d-other.log" --socket "$sock" \
+        --workers "$worker" --idle-sleep 1000 -- "${eal[@]}"
+    fp6_wait_ready "$sock" 30 || return 1
+    note "$(grep 'control socket' "$run_dir/fp6d-other.log")"
+    grep -q "control socket listening at $sock" "$run_dir/fp6d-other.log" && fp6_stop_daemon
+}
+check "socket activation: LISTEN_FDS for another process are ignored" not_for_us

@@ -176,6 +176,28 @@ TEST(Render, HumanStatsUseSuffixesOnCountersOnly) {
     EXPECT_NE(render("stats.show", data).find("14880952"), std::string::npos);
 }
 
+TEST(Render, ProgressLines) {
+    // A quarter of the file in 1 s: 250k lines/s, 3 s left.
+    EXPECT_EQ(render_progress("route.load", json{{"lines", 250000},
+                                                 {"bytes", 1000},
+                                                 {"bytes_total", 4000},
+                                                 {"applied", 249998},
+                                                 {"refused", 2},
+                                                 {"ms", 1000}}),
+              "route load: 250000 lines, 25%, 2 refused, 250k/s, about 3.0 s left");
+    // A pipe: no size, so no share and no time left.
+    EXPECT_EQ(render_progress("route.load",
+                              json{{"lines", 900}, {"bytes", 9000}, {"bytes_total", 0}, {"ms", 0}}),
+              "route load: 900 lines");
+    EXPECT_EQ(render_progress("route.flush", json{{"removed", 100}, {"total", 2100}, {"ms", 40}}),
+              "route flush: 100 of 2100 routes removed, 2.50k/s, about 0.8 s left");
+    // 12 s left shows without a decimal; fields of the wrong type count as absent.
+    EXPECT_EQ(render_progress("route.flush", json{{"removed", 10}, {"total", 130}, {"ms", 1000}}),
+              "route flush: 10 of 130 routes removed, 10/s, about 12 s left");
+    EXPECT_EQ(render_progress("route.load", json{{"lines", "many"}, {"ms", -1}}),
+              "route load: 0 lines");
+}
+
 TEST(Render, EmptyDataPrintsNothing) {
     EXPECT_EQ(render("route.add", nullptr), "");
     EXPECT_EQ(render("route.show", json::array()), "");

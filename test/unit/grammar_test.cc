@@ -28,6 +28,7 @@ TEST(Grammar, EveryCommandFormParses) {
          {{"ifname", "p0"}, {"devargs", "x"}, {"no_linklocal", true}}},
         {"port set p0 up", "port.set", {{"ifname", "p0"}, {"state", "up"}}},
         {"port set p0 down", "port.set", {{"ifname", "p0"}, {"state", "down"}}},
+        {"port set p0 host-if on", "port.set", {{"ifname", "p0"}, {"host_if", "on"}}},
         {"port set p0 mtu 1280 down retrans-timer 1000 dad-transmits 0",
          "port.set",
          {{"ifname", "p0"},
@@ -164,13 +165,13 @@ TEST(Grammar, EveryErrorNamesTheWord) {
          "[dad-transmits N] [retrans-timer MS] [strict-source on|off] [icmp-rate N] "
          "[icmp-burst N] [icmp-hop-limit N] [base-reachable MS] [neigh-max N] [ra on|off] "
          "[interval S] [lifetime S] [ra-prefix PREFIX] [no-onlink] [no-autonomous] "
-         "[valid_lft S] [preferred_lft S] [redirects on|off]"},
+         "[valid_lft S] [preferred_lft S] [redirects on|off] [host-if on|off|IFNAME]"},
         {"port set",
          "missing NAME; usage: port set NAME [up|down] [mtu N] [dad-transmits N] "
          "[retrans-timer MS] [strict-source on|off] [icmp-rate N] [icmp-burst N] "
          "[icmp-hop-limit N] [base-reachable MS] [neigh-max N] [ra on|off] [interval S] "
          "[lifetime S] [ra-prefix PREFIX] [no-onlink] [no-autonomous] [valid_lft S] "
-         "[preferred_lft S] [redirects on|off]"},
+         "[preferred_lft S] [redirects on|off] [host-if on|off|IFNAME]"},
         {"port add p0",
          "missing \"devargs DEVARGS\"; usage: port add NAME devargs DEVARGS "
          "[mtu N] [no-linklocal]"},

@@ -2,6 +2,7 @@
  * datagram socket, at a path or an abstract name. */
 #include "control/notify.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -10,6 +11,7 @@
 #include <cstddef>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace fp6 {
 namespace {
@@ -89,6 +91,72 @@ TEST(Notify, ANameLongerThanSockaddrIsRefused) {
     EXPECT_FALSE(absl::IsInvalidArgument(notify_socket_send(longest, "READY=1")));
     longest += "x";
     EXPECT_TRUE(absl::IsInvalidArgument(notify_socket_send(longest, "READY=1")));
+}
+
+/* Socket activation: the variables systemd sets, for this process or not. */
+class ListenFds : public ::testing::Test {
+  protected:
+    void TearDown() override {
+        unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_FDNAMES");
+    }
+    static void set(const std::string& pid, const std::string& fds) {
+        setenv("LISTEN_PID", pid.c_str(), 1);
+        setenv("LISTEN_FDS", fds.c_str(), 1);
+        setenv("LISTEN_FDNAMES", "fp6d.socket", 1);
+    }
+    static bool env_gone() {
+        return getenv("LISTEN_PID") == nullptr && getenv("LISTEN_FDS") == nullptr &&
+               getenv("LISTEN_FDNAMES") == nullptr;
+    }
+};
+
+TEST_F(ListenFds, NoneWithoutTheVariables) {
+    auto fds = listen_fds_from_service_manager();
+    ASSERT_TRUE(fds.ok()) << fds.status();
+    EXPECT_TRUE(fds->empty());
+}
+
+TEST_F(ListenFds, OursFromFdThreeAreCloseOnExecAndTheVariablesGo) {
+    // fd 3 is open in a test process (gtest's or ours): make sure of it.
+    int spare = fcntl(0, F_DUPFD, 3);
+    ASSERT_GE(spare, 3);
+    if (spare != 3)
+        close(spare);
+    set(std::to_string(getpid()), "1");
+    auto fds = listen_fds_from_service_manager();
+    ASSERT_TRUE(fds.ok()) << fds.status();
+    EXPECT_EQ(*fds, std::vector<int>{3});
+    EXPECT_NE(fcntl(3, F_GETFD) & FD_CLOEXEC, 0);
+    EXPECT_TRUE(env_gone());
+    if (spare == 3)
+        close(3);
+}
+
+TEST_F(ListenFds, AnotherProcesssAreIgnoredAndRemoved) {
+    set(std::to_string(getpid() + 1), "1");
+    auto fds = listen_fds_from_service_manager();
+    ASSERT_TRUE(fds.ok()) << fds.status();
+    EXPECT_TRUE(fds->empty());
+    EXPECT_TRUE(env_gone());
+}
+
+TEST_F(ListenFds, MalformedOrClosedAreRefused) {
+    set(std::to_string(getpid()), "one");
+    auto bad = listen_fds_from_service_manager();
+    EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
+    EXPECT_TRUE(env_gone());
+    set("-5", "1");
+    EXPECT_TRUE(absl::IsInvalidArgument(listen_fds_from_service_manager().status()));
+    // fds 3..62, of which this test has far fewer open.
+    set(std::to_string(getpid()), "60");
+    auto closed = listen_fds_from_service_manager();
+    EXPECT_TRUE(absl::IsInvalidArgument(closed.status())) << closed.status();
+    EXPECT_NE(closed.status().message().find("is not open"), std::string_view::npos);
+    set(std::to_string(getpid()), "1000");
+    auto many = listen_fds_from_service_manager();
+    EXPECT_NE(many.status().message().find("more than fp6d can use"), std::string_view::npos);
 }
 
 }  // namespace

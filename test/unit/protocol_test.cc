@@ -106,6 +106,8 @@ TEST(Protocol, MessagesHaveTheDocumentedShape) {
     EXPECT_EQ(make_ok(json::array({1}), true).dump(),
               R"({"data":[1],"more":true,"ok":true,"v":1})");
     EXPECT_EQ(make_error("route exists").dump(), R"({"error":"route exists","ok":false,"v":1})");
+    EXPECT_EQ(make_progress({{"lines", 5}}).dump(),
+              R"({"more":true,"ok":true,"progress":{"lines":5},"v":1})");
 }
 
 TEST(Protocol, EncodeLineIsOneLineAndNeverThrows) {
@@ -340,6 +342,35 @@ TEST(Client, ConcatenatesMoreChunks) {
     auto data = c->call(make_request("route.show"));
     ASSERT_TRUE(data.ok()) << data.status();
     EXPECT_EQ(*data, json::array({1, 2, 3, 4}));
+}
+
+TEST(Client, HandsProgressLinesOverAndReturnsTheReplyAfterThem) {
+    // route.load's shape: progress lines without data, then the summary.
+    std::string lines = encode_line(make_progress({{"lines", 10}, {"bytes", 100}})) +
+                        encode_line(make_progress({{"lines", 20}, {"bytes", 200}})) +
+                        encode_line(make_ok({{"applied", 30}}));
+    TestServer srv(scripted({lines, lines}));
+    auto c = Client::connect(srv.path());
+    ASSERT_TRUE(c.ok());
+    std::vector<json> seen;
+    auto data = c->call(make_request("route.load"), [&](const json& p) { seen.push_back(p); });
+    ASSERT_TRUE(data.ok()) << data.status();
+    EXPECT_EQ(*data, json({{"applied", 30}}));
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[1]["lines"], 20);
+    // Without a callback the progress lines are skipped.
+    auto quiet = c->call(make_request("route.load"));
+    ASSERT_TRUE(quiet.ok()) << quiet.status();
+    EXPECT_EQ(*quiet, json({{"applied", 30}}));
+}
+
+TEST(Client, AProgressLineThatEndsTheReplyIsAProtocolError) {
+    std::string line = encode_line(json{{"v", 1}, {"ok", true}, {"progress", {{"lines", 1}}}});
+    TestServer srv(scripted({line}));
+    auto c = Client::connect(srv.path());
+    ASSERT_TRUE(c.ok());
+    auto data = c->call(make_request("route.load"));
+    EXPECT_TRUE(absl::IsInternal(data.status())) << data.status();
 }
 
 TEST(Client, ReassemblesEncodeReplyChunksSentByteByByte) {

@@ -182,7 +182,7 @@ def cmd_loss(a):
         "drops": {k: v for k, v in drops.items() if v},
         "loaded_routes": a.loaded, "load_s": a.load_s, "delete_s": a.delete_s,
         "route_load": bool(a.route_load), "real_table": bool(a.real_table),
-        "churn_updates": a.churn_updates, "churn_s": a.churn_s,
+        "churn_updates": a.churn_updates, "churn_s": a.churn_s, "churn_batch": a.churn_batch,
         "events": {k: v - t_up for k, v in ev.items()}, "rates": rates, "phases": phases,
     }
     json.dump(doc, sys.stdout)
@@ -200,7 +200,8 @@ def cmd_show_load(a):
     print("churn: %d updates in %.3f s: %.0f updates/s (%s)"
           % (d["churn_updates"], d["churn_s"],
              d["churn_updates"] / d["churn_s"] if d["churn_s"] else float("nan"),
-             "route load, 2000 a file" if d["route_load"] else "fp6ctl -f, one update a command"))
+             "route load, %d a file" % (2 * d.get("churn_batch", 1000)) if d["route_load"]
+             else "fp6ctl -f, one update a command"))
     print("loss: %d of %d packets to the stable prefixes (%d dropped, %d punted, %d misrouted);"
           " per port %s" % (d["loss"], d["arrived"], d["dropped"], d["punted"], d["misrouted"],
                              ", ".join("%s %d" % kv for kv in sorted(d["per_port"].items()))))
@@ -306,7 +307,7 @@ def main(argv):
     lo = sub.add_parser("loss")
     for opt in ("stats0", "stats1", "samples", "events"):
         lo.add_argument("--" + opt, required=True)
-    for opt in ("loaded", "churn-updates", "route-load", "real-table"):
+    for opt in ("loaded", "churn-updates", "churn-batch", "route-load", "real-table"):
         lo.add_argument("--" + opt, type=int, required=True)
     for opt in ("load-s", "delete-s", "churn-s"):
         lo.add_argument("--" + opt, type=float, required=True)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -72,6 +73,34 @@ void print(const Options& o, const std::string& cmd, const nlohmann::json& data)
     }
 }
 
+/* The progress of a long operation (route load, route flush) on a terminal:
+ * one line, drawn over itself with "\r" at most ten times a second, and
+ * blanked before the reply is printed.
+ * TODO: the terminal's width is not asked; on one narrower than the line
+ * (about 60 columns) each redraw wraps onto a new line. */
+class ProgressLine {
+  public:
+    void draw(const std::string& text) {
+        const auto now = std::chrono::steady_clock::now();
+        if (width_ > 0 && now - last_ < std::chrono::milliseconds(100))
+            return;
+        last_ = now;
+        // Spaces over what a longer previous line left.
+        std::string pad(text.size() < width_ ? width_ - text.size() : 0, ' ');
+        std::cout << '\r' << text << pad << std::flush;
+        width_ = text.size();
+    }
+    void clear() {
+        if (width_ > 0)
+            std::cout << '\r' << std::string(width_, ' ') << '\r' << std::flush;
+        width_ = 0;
+    }
+
+  private:
+    size_t width_ = 0;  // of the line on the screen; 0 when none is
+    std::chrono::steady_clock::time_point last_;
+};
+
 /* A parsed request, where it came from ("" or "FILE:LINE: ") and its text. */
 struct Job {
     std::string where;
@@ -109,7 +138,14 @@ int run_jobs(const Options& o, const std::vector<Job>& jobs) {
             std::cout.flush();
             std::cerr << "+ " << job.text << "\n" << std::flush;
         }
-        auto data = client->call(with_absolute_paths(job.request));
+        // Progress only for a person: not with -j, nor into a pipe or file.
+        ProgressLine progress;
+        Client::ProgressFn on_progress;
+        const std::string cmd = job.request.value("cmd", "");
+        if (!o.json && isatty(STDOUT_FILENO))
+            on_progress = [&](const nlohmann::json& p) { progress.draw(render_progress(cmd, p)); };
+        auto data = client->call(with_absolute_paths(job.request), on_progress);
+        progress.clear();
         if (!data.ok()) {
             report(o, job.where + std::string(data.status().message()));
             return exit_code(data.status());

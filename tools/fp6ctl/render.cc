@@ -258,6 +258,33 @@ std::string render_policy(const json& data) {
     return t.str();
 }
 
+std::string render_progress(std::string_view cmd, const json& p) {
+    auto num = [&](const char* key) -> uint64_t {
+        const json& v = field(p, key);
+        return v.is_number_integer() && v.get<int64_t>() >= 0 ? v.get<uint64_t>() : 0;
+    };
+    const uint64_t ms = num("ms");
+    const bool load = cmd == "route.load";
+    const uint64_t done = load ? num("lines") : num("removed");
+    // The share done: bytes of the file for a load (its line count is not
+    // known ahead), routes for a flush.
+    const uint64_t part = load ? num("bytes") : done;
+    const uint64_t whole = load ? num("bytes_total") : num("total");
+    std::string out = load ? fmt::format("route load: {} lines", done)
+                           : fmt::format("route flush: {} of {} routes removed", done, whole);
+    if (load && whole > 0)
+        out += fmt::format(", {}%", std::min<uint64_t>(100, part * 100 / whole));
+    if (load && num("refused") > 0)
+        out += fmt::format(", {} refused", num("refused"));
+    if (ms > 0 && done > 0)
+        out += fmt::format(", {}/s", human_count(done * 1000 / ms));
+    if (ms > 0 && part > 0 && whole > part) {
+        const double left_s = double(ms) * double(whole - part) / double(part) / 1000;
+        out += fmt::format(", about {:.{}f} s left", left_s, left_s < 10 ? 1 : 0);
+    }
+    return out;
+}
+
 std::string render(std::string_view cmd, const json& data, const RenderOptions& opt) {
     if (data.is_null() || ((data.is_array() || data.is_object()) && data.empty()))
         return "";

@@ -56,6 +56,13 @@ std::string render_neighs(const nlohmann::json& data);
  * nonzero counts come first (largest first), then the zero ones by name. */
 std::string render_stats(const nlohmann::json& data, const RenderOptions& opt = {});
 
+/* One line (no "\n") telling how far a long operation has come, from the
+ * "progress" object of its progress line: for route.load the lines read,
+ * the share of the file, lines per second and the time left; for
+ * route.flush the routes removed of how many, the rate and the time left.
+ * Figures it cannot know (a pipe's size, the first instant) are left out. */
+std::string render_progress(std::string_view cmd, const nlohmann::json& progress);
+
 /* The output for the reply data of cmd: "" when data is null or empty, the
  * renderer above for the show commands, otherwise data as indented JSON. */
 std::string render_policy(const nlohmann::json& data);
