@@ -806,24 +806,58 @@ Router::JobStep Router::flush_slice(FlushRun& run) {
     return {true, nlohmann::json{{"removed", run.removed}}};
 }
 
-std::optional<RouteSpec> Router::simple_route_line(const std::vector<std::string>& words,
-                                                   size_t from) const {
-    const std::string* w = words.data() + from;
-    const size_t n = words.size() - from;
-    if ((n != 3 && n != 5) || w[1] != "via" || (n == 5 && w[3] != "dev"))
+std::optional<RouteSpec> Router::simple_route_line(std::span<const std::string_view> w) const {
+    if ((w.size() != 3 && w.size() != 5) || w[1] != "via" || (w.size() == 5 && w[3] != "dev"))
         return std::nullopt;
     auto dst = Prefix6::parse(w[0]);
     auto gw = Ip6::parse(w[2]);
     if (!dst || !gw)
         return std::nullopt;  // the general path names what is wrong
     std::optional<uint16_t> port;
-    if (n == 5) {
+    if (w.size() == 5) {
         uint16_t id;
-        if (dp_->find_port(w[4], &id) == nullptr)
+        if (dp_->find_port(std::string(w[4]), &id) == nullptr)
             return std::nullopt;
         port = id;
     }
     return RouteSpec(*dst, RouteType::kUnicast, *gw, port);
+}
+
+std::optional<absl::Status> Router::quick_load_line(std::string_view line) {
+    // At most seven words, split on blanks; quotes and comments are for the
+    // general path.
+    std::array<std::string_view, 7> w;
+    size_t n = 0;
+    for (size_t i = 0; i < line.size();) {
+        const char c = line[i];
+        if (c == ' ' || c == '\t' || c == '\r') {
+            i++;
+            continue;
+        }
+        if (c == '"' || c == '\'' || c == '#' || n == w.size())
+            return std::nullopt;
+        size_t j = i;
+        while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r')
+            j++;
+        w[n++] = line.substr(i, j - i);
+        i = j;
+    }
+    const std::span<const std::string_view> words(w.data(), n);
+    // "PREFIX via GW [dev NAME]": route add's words without "route add".
+    if (std::optional<RouteSpec> spec = simple_route_line(words))
+        return route_change(*spec, RouteVerb::kAdd, false);
+    // The same after "route add" or "route del", what a routing daemon's
+    // churn looks like.
+    if (n >= 5 && words[0] == "route" && (words[1] == "add" || words[1] == "del")) {
+        if (std::optional<RouteSpec> spec = simple_route_line(words.subspan(2))) {
+            if (words[1] == "add")
+                return route_change(*spec, RouteVerb::kAdd, false);
+            if (absl::Status st = rib_.del_static(*spec); !st.ok())
+                return st;
+            return rib_.commit(false);
+        }
+    }
+    return std::nullopt;
 }
 
 /* The state of a route load between its slices. */
@@ -883,10 +917,18 @@ Router::JobStep Router::load_slice(LoadRun& run) {
             break;
         run.lineno++;
         run.bytes += line.size() + 1;
-        std::vector<std::string> words = split_words(line);
-        if (words.empty())
-            continue;
-        absl::Status st = load_line(std::move(words));
+        // The common shapes without splitting into strings or building a
+        // JSON request; the rest through the command grammar.
+        std::optional<absl::Status> quick = quick_load_line(line);
+        absl::Status st;
+        if (quick) {
+            st = *quick;
+        } else {
+            std::vector<std::string> words = split_words(line);
+            if (words.empty())
+                continue;
+            st = load_line(std::move(words));
+        }
         if (st.ok())
             run.applied++;
         else if (run.refused++ == 0)
@@ -907,21 +949,6 @@ Router::JobStep Router::load_slice(LoadRun& run) {
 }
 
 absl::Status Router::load_line(std::vector<std::string> words) {
-    if (std::optional<RouteSpec> quick = simple_route_line(words)) {
-        // The common shape, "PREFIX via GW [dev NAME]", without the detour
-        // through a JSON request.
-        return route_change(*quick, RouteVerb::kAdd, false);
-    }
-    // The same shape after "route add" or "route del" (what a routing
-    // daemon's churn looks like), just as quickly.
-    if (words.size() >= 5 && words[0] == "route" && (words[1] == "add" || words[1] == "del")) {
-        if (std::optional<RouteSpec> quick = simple_route_line(words, 2)) {
-            if (words[1] == "add")
-                return route_change(*quick, RouteVerb::kAdd, false);
-            FP6_RETURN_IF_ERROR(rib_.del_static(*quick));
-            return rib_.commit(false);
-        }
-    }
     if (words[0] != "route" && words[0] != "ro")
         words.insert(words.begin(), {"route", "add"});
     FP6_ASSIGN(req, parse_command(words));

@@ -9,7 +9,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -192,10 +194,13 @@ class Router {
     enum class RouteVerb { kAdd, kAppend, kReplace };
     absl::StatusOr<RouteSpec> route_spec(const nlohmann::json& a, bool for_add) const;
     absl::StatusOr<RoutePath> path_of(const nlohmann::json& a, bool recursive) const;
-    /* The words from words[from] on, of the shape "PREFIX via GW [dev NAME]",
-     * as a spec, or nullopt for anything else (or anything wrong in it). */
-    std::optional<RouteSpec> simple_route_line(const std::vector<std::string>& words,
-                                               size_t from = 0) const;
+    /* Words of the shape "PREFIX via GW [dev NAME]" as a spec, or nullopt
+     * for anything else (or anything wrong in it). */
+    std::optional<RouteSpec> simple_route_line(std::span<const std::string_view> words) const;
+    /* A route load line of a common shape ("PREFIX via GW [dev NAME]", or
+     * that after "route add" or "route del") applied without the command
+     * grammar: its result, or nullopt for any other line. */
+    std::optional<absl::Status> quick_load_line(std::string_view line);
     /* Applies one static route change and commits it (see Rib::commit()). */
     absl::Status route_change(const RouteSpec& spec, RouteVerb verb, bool grace);
     nlohmann::json route_json(const Route& r) const;
