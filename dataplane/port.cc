@@ -303,8 +303,12 @@ void Dataplane::publish_worker_confs() {
     }
     for (uint16_t id : port_ids()) {
         const PortState& ps = ports_[id];
+        // Queue q of port id goes to worker (id + q) mod n: single-queue
+        // ports spread over the workers, and a queue never moves when other
+        // ports come and go (two workers must never poll one queue, not
+        // even for the one loop iteration a republication takes).
         for (uint16_t q = 0; q < ps.nb_rxq; q++)
-            fresh[q % nworkers]->rx.push_back({id, q});
+            fresh[(id + q) % nworkers]->rx.push_back({id, q});
         uint16_t worker_txqs = ps.control_txq ? uint16_t(ps.nb_txq - 1) : ps.nb_txq;
         for (unsigned w = 0; w < nworkers; w++) {
             fresh[w]->txq[id] = uint16_t(w % worker_txqs);

@@ -212,7 +212,7 @@ wait_forwarding() {
 # two telemetry snapshots --seconds apart (and STATS_CMD's output, fp6ctl
 # stats, beside each) into $out/fwd-NAME-SCENARIO.json.
 measure() {
-    local name=$1 scen=$2 prefix=$3 pid=$4 rx=$5 tx=$6 stats_cmd=${7:-}
+    local name=$1 scen=$2 prefix=$3 pid=$4 rx=$5 tx=$6 stats_cmd=${7:-} threads=${8:-1}
     local f=$run_dir/$name-$scen
     sleep "$warmup"
     [ -n "$stats_cmd" ] && { $stats_cmd >"$f.stats0" || return 1; }
@@ -221,7 +221,7 @@ measure() {
     "$PY" "$HERE/bench/tel.py" snapshot "$prefix" "$rx" "$tx" --pid "$pid" >"$f.t1" || return 1
     [ -n "$stats_cmd" ] && { $stats_cmd >"$f.stats1" || return 1; }
     "$PY" "$HERE/bench/report.py" window --name "$name" --scenario "$scen" --rx "$rx" --tx "$tx" \
-        --tsc-hz "$tsc_hz" --t0 "$f.t0" --t1 "$f.t1" \
+        --tsc-hz "$tsc_hz" --t0 "$f.t0" --t1 "$f.t1" --threads "$threads" \
         ${stats_cmd:+--stats0 "$f.stats0" --stats1 "$f.stats1"} >"$out/fwd-$name-$scen.json"
 }
 
@@ -292,11 +292,18 @@ fp6d_start() {
     fp6d_prefix=bn-bench-fp6-$1-$$
     sock=$run_dir/fp6d-$1.sock
     bench_eal "$fp6d_prefix"
-    start fp6d_pid "$run_dir/fp6d-$1.log" "$FP6D" --socket "$sock" --workers "$wk_cpu" -- \
-        "${eal[@]}"
+    local name=$1
+    shift
+    # Extra EAL arguments (an --lcores map) replace --workers.
+    if [ $# -eq 0 ]; then
+        set -- --workers "$wk_cpu" -- "${eal[@]}"
+    else
+        set -- -- "${eal[@]}" "$@"
+    fi
+    start fp6d_pid "$run_dir/fp6d-$name.log" "$FP6D" --socket "$sock" "$@"
     FP6_DAEMON_PID=$fp6d_pid
     fp6_wait_ready "$sock" 60 || {
-        tail -5 "$run_dir/fp6d-$1.log" >&2
+        tail -5 "$run_dir/fp6d-$name.log" >&2
         return 1
     }
 }
@@ -312,12 +319,15 @@ apply() {
     local reply
     if [ "$have_route_load" -eq 1 ]; then
         reply=$(ctl -j --timeout 600 route load "$1") || return 1
-        "$PY" -c '
-import json, sys
-r = json.loads(sys.argv[1])
-if r.get("refused"):
-    sys.exit("route load %s: %d lines refused, the first: %s" % (sys.argv[2], r["refused"], r.get("first_refused")))
-' "$reply" "$1"
+        # The reply is one compact JSON object; read it without starting an
+        # interpreter per step (the churn applies a file every few ms).
+        if [[ $reply =~ \"ms\":([0-9]+) ]]; then
+            echo "${BASH_REMATCH[1]}" >"$run_dir/last.ms"
+        fi
+        if [[ $reply != *'"refused":0'* ]]; then
+            echo "route load $1: lines refused: $reply" >&2
+            return 1
+        fi
     else
         ctl --timeout 600 -f "$1" >/dev/null
     fi
@@ -415,6 +425,64 @@ for scen in "${scenarios[@]}"; do
     run_fp6d "$scen"
 done
 
+# Scaling: fp6d with two workers, one per CPU, fed by two net_pcap ports
+# (queue 0 of port id goes to worker id mod 2), the second one's frames
+# addressed to its own MAC (net_pcap numbers its MACs in creation order).
+# On a 2-CPU machine the control thread and the telemetry reads share the
+# first worker's CPU.
+run_fp6d_two_workers() {
+    local scen=$1 p0 p1
+    fp6_log "fp6d, $scen, 2 workers"
+    "$PY" - "$gen/$scen.pcap" "$run_dir/$scen-b.pcap" <<'PY' || {
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+off = 24  # the global header; then records of a 16-byte header and the frame
+while off + 16 <= len(data):
+    incl = struct.unpack_from("<I", data, off + 8)[0]
+    data[off + 16 + 5] = 0x01  # destination 02:70:63:61:70:01
+    off += 16 + incl
+open(sys.argv[2], "wb").write(data)
+PY
+        fail "fp6d $scen, 2 workers: no second pcap"
+        return
+    }
+    # EAL's lcore map: the control thread (lcore 0) and worker 1 on the
+    # first CPU, worker 2 on the other.
+    fp6d_start "$scen-2w" --lcores "0@$ctl_cpu,1@$ctl_cpu,2@$wk_cpu" --main-lcore 0 || {
+        fail "fp6d $scen, 2 workers: did not start"
+        return
+    }
+    if ! ctl -f - <<EOF; then
+port add p0 devargs net_pcap0,rx_pcap=$gen/$scen.pcap,infinite_rx=1
+port add p0b devargs net_pcap1,rx_pcap=$run_dir/$scen-b.pcap,infinite_rx=1
+port add p1 devargs net_null0,no-rx=1
+port set p0 up
+port set p0b up
+port set p1 up
+addr add 2001:db8:f0::1/64 dev p0
+addr add 2001:db8:f1::1/64 dev p0b
+addr add 2001:db8:1::1/64 dev p1
+neigh add 2001:db8:1::2 lladdr 02:00:00:00:01:02 dev p1
+EOF
+        fail "fp6d $scen, 2 workers: configuration refused"
+        stop "$fp6d_pid"
+        return
+    fi
+    read -r p0 p1 < <(ctl -j port show | "$PY" -c '
+import json, sys
+ports = {p["ifname"]: p for p in json.load(sys.stdin)}
+print(ports["p0"]["port_id"], ports["p1"]["port_id"])')
+    if apply "$gen/$scen.fp6" && wait_forwarding "$fp6d_prefix" "$fp6d_pid" "$p1" 30 &&
+        measure fp6d-2w "$scen" "$fp6d_prefix" "$fp6d_pid" "$p0" "$p1" stats_json 2; then
+        :
+    else
+        tail -5 "$run_dir/fp6d-$scen-2w.log" >&2
+        fail "fp6d $scen, 2 workers: not measured"
+    fi
+    stop "$fp6d_pid"
+}
+[ "$memif" -eq 0 ] && run_fp6d_two_workers r16
+
 # --- 3. load and churn -----------------------------------------------------------
 
 # event LABEL: a mark on the 100-ms series.
@@ -497,6 +565,7 @@ print(" ".join(str(ports["p%d" % i]) for i in range(6)))')
     head -n "$loaded" "$gen/table-del.fp6" >"$part_del"
     event load
     timed load apply "$part_add" || fail "load phase: routes refused"
+    cp "$run_dir/last.ms" "$run_dir/load.ms" 2>/dev/null
     event loaded
     sleep 1
 
@@ -511,19 +580,25 @@ print(" ".join(str(ports["p%d" % i]) for i in range(6)))')
     split -l "$churn_batch" -d -a 5 "$gen/churn-del.fp6" "$run_dir/churn-del."
     local chunks=("$run_dir"/churn-add.*)
     n=${#chunks[@]}
+    local -a step_lines
     cp "${chunks[0]}" "$run_dir/step.0"
     for ((k = 1; k <= n; k++)); do
         cat "${chunks[k % n]}" "${chunks[k - 1]/churn-add/churn-del}" >"$run_dir/step.$k"
     done
+    for ((k = 0; k <= n; k++)); do
+        step_lines[k]=$(wc -l <"$run_dir/step.$k")
+    done
+    # Between steps nothing but fp6ctl runs: the clock is bash's own, in
+    # microseconds.
     event churn
-    t_end=$(awk -v a="$EPOCHREALTIME" -v s="$churn_seconds" 'BEGIN { printf "%.6f", a + s }')
     c0=$EPOCHREALTIME
+    t_end=$((${c0/./} + churn_seconds * 1000000))
     k=0
     while :; do
         apply "$run_dir/step.$k" || { fail "churn: changes refused"; break; }
-        n_churn=$((n_churn + $(wc -l <"$run_dir/step.$k")))
+        n_churn=$((n_churn + step_lines[k]))
         k=$((k % n + 1))
-        awk -v a="$EPOCHREALTIME" -v b="$t_end" 'BEGIN { exit !(a < b) }' || break
+        [ "${EPOCHREALTIME/./}" -lt "$t_end" ] || break
     done
     # Step k would add chunk k % n: the one present is chunk k - 1.
     apply "${chunks[k - 1]/churn-add/churn-del}" || fail "churn: changes refused"
@@ -533,6 +608,7 @@ print(" ".join(str(ports["p%d" % i]) for i in range(6)))')
     sleep 1
     event delete
     timed delete apply "$part_del" || fail "load phase: deletes refused"
+    cp "$run_dir/last.ms" "$run_dir/delete.ms" 2>/dev/null
     event deleted
     sleep 1
     ctl port set p0 down || fail "load phase: p0 not down"
@@ -545,6 +621,8 @@ print(" ".join(str(ports["p%d" % i]) for i in range(6)))')
         --stats1 "$out/load-stats1.json" --samples "$out/samples.txt" --events "$out/events.txt" \
         --loaded "$loaded" --load-s "$(cat "$run_dir/load.s")" \
         --delete-s "$(cat "$run_dir/delete.s")" --churn-updates "$n_churn" \
+        --load-ms "$(cat "$run_dir/load.ms" 2>/dev/null || echo -1)" \
+        --delete-ms "$(cat "$run_dir/delete.ms" 2>/dev/null || echo -1)" \
         --churn-s "$(cat "$run_dir/churn.s")" --churn-batch "$churn_batch" \
         --route-load "$have_route_load" \
         --real-table "$("$PY" -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["real_table"]))' "$gen/split.json")" \

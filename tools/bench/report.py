@@ -25,7 +25,7 @@ import sys
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROGRAMS = [("testpmd", "testpmd io (ceiling)"), ("l3fwd-lpm", "l3fwd LPM6"),
             ("l3fwd-fib", "l3fwd FIB6"), ("fp6d", "fp6d, 1 worker"),
-            ("fp6d-memif", "fp6d, 1 worker, memif")]
+            ("fp6d-2w", "fp6d, 2 workers"), ("fp6d-memif", "fp6d, 1 worker, memif")]
 SCENARIOS = [("r16", "16 /64 routes"), ("r1k", "1k routes"), ("real", "real table")]
 
 
@@ -50,8 +50,10 @@ def cmd_window(a):
     dt = t1["time"] - t0["time"]
     tx = (t1["ports"][a.tx]["opackets"] - t0["ports"][a.tx]["opackets"]) / dt
     rx = (t1["ports"][a.rx]["ipackets"] - t0["ports"][a.rx]["ipackets"]) / dt
-    # The forwarding thread: the one that used the most CPU in the window.
-    busy = max((t1["threads"].get(tid, v) - v for tid, v in t0["threads"].items()), default=0)
+    # The forwarding threads: the --threads that used the most CPU in the
+    # window (cycles per packet are then theirs together).
+    used = sorted((t1["threads"].get(tid, v) - v for tid, v in t0["threads"].items()), reverse=True)
+    busy = sum(used[:a.threads])
     share = busy / CLK_TCK / dt
     out = {"name": a.name, "scenario": a.scenario, "seconds": dt, "mpps": tx / 1e6,
            "rx_mpps": rx / 1e6, "cpu_share": share,
@@ -119,6 +121,9 @@ def cmd_table(a):
                 ratios.append("%.2f x %s" % (f["mpps"] / r["mpps"], ref))
         line = "%s, %s: %s" % (name, label, ", ".join(ratios) or "no l3fwd figure")
         line += "; forwarding core busy %.0f%%" % (100 * f["cpu_share"])
+        two = res.get(("fp6d-2w", s))
+        if name == "fp6d" and two and f["mpps"]:
+            line += "; 2 workers: %.2f x 1 worker" % (two["mpps"] / f["mpps"])
         if f.get("fp6_drops"):
             line += "; drops: " + ", ".join("%s %d" % kv for kv in sorted(f["fp6_drops"].items()))
         print(line)
@@ -183,6 +188,7 @@ def cmd_loss(a):
         "loaded_routes": a.loaded, "load_s": a.load_s, "delete_s": a.delete_s,
         "route_load": bool(a.route_load), "real_table": bool(a.real_table),
         "churn_updates": a.churn_updates, "churn_s": a.churn_s, "churn_batch": a.churn_batch,
+        "load_ms": a.load_ms, "delete_ms": a.delete_ms,
         "events": {k: v - t_up for k, v in ev.items()}, "rates": rates, "phases": phases,
     }
     json.dump(doc, sys.stdout)
@@ -197,6 +203,9 @@ def cmd_show_load(a):
           % (d["loaded_routes"], what, d["load_s"], how,
              d["loaded_routes"] / d["load_s"] if d["load_s"] else float("nan"), d["delete_s"],
              d["loaded_routes"] / d["delete_s"] if d["delete_s"] else float("nan")))
+    if d.get("load_ms", -1) >= 0 and d.get("delete_ms", -1) >= 0:
+        print("      fp6d's own time (the reply's ms, without fp6ctl's start): load %d ms, delete %d ms"
+              % (d["load_ms"], d["delete_ms"]))
     print("churn: %d updates in %.3f s: %.0f updates/s (%s)"
           % (d["churn_updates"], d["churn_s"],
              d["churn_updates"] / d["churn_s"] if d["churn_s"] else float("nan"),
@@ -300,6 +309,7 @@ def main(argv):
     for opt in ("name", "scenario", "rx", "tx", "t0", "t1"):
         w.add_argument("--" + opt, required=True)
     w.add_argument("--tsc-hz", type=float, required=True)
+    w.add_argument("--threads", type=int, default=1)
     w.add_argument("--stats0")
     w.add_argument("--stats1")
     t = sub.add_parser("table")
@@ -307,7 +317,8 @@ def main(argv):
     lo = sub.add_parser("loss")
     for opt in ("stats0", "stats1", "samples", "events"):
         lo.add_argument("--" + opt, required=True)
-    for opt in ("loaded", "churn-updates", "churn-batch", "route-load", "real-table"):
+    for opt in ("loaded", "churn-updates", "churn-batch", "route-load", "real-table", "load-ms",
+                "delete-ms"):
         lo.add_argument("--" + opt, type=int, required=True)
     for opt in ("load-s", "delete-s", "churn-s"):
         lo.add_argument("--" + opt, type=float, required=True)
