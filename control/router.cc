@@ -617,6 +617,7 @@ absl::StatusOr<RouteSpec> Router::route_spec(const nlohmann::json& a, bool for_a
     FP6_ASSIGN(metric, opt_num(a, "metric", UINT32_MAX));
     if (metric)
         s.metric = uint32_t(*metric);
+    s.pending = a.value("pending", false);
     if (auto src = opt_str(a, "prefsrc")) {
         FP6_ASSIGN(addr, parse_addr(*src, "src"));
         // As RTF_SETSRC in the original design: the source must be ours.

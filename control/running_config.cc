@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -57,9 +58,13 @@ void append_routes(std::string& out, const Rib& rib) {
         if (r->paths.size() > 1)
             for (const RoutePath& p : r->paths)
                 out += " nexthop" + path_words(p, true);
-        // TODO: a gateway route that is inactive now (its gateway not on-link)
-        // is refused when the saved file is replayed, as `route add` refuses
-        // it; replaying would need a way to add a route inactive.
+        // A gateway route that is inactive now (its gateway not on-link: an
+        // address removed, a port down) would be refused by a plain `route
+        // add` on replay; `pending` adds it inactive, as it is.
+        if (!r->active && r->type == RouteType::kUnicast &&
+            std::any_of(r->paths.begin(), r->paths.end(),
+                        [](const RoutePath& p) { return p.gateway && !p.recursive; }))
+            out += " pending";
         out += "\n";
     }
 }

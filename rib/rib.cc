@@ -415,7 +415,7 @@ void Rib::changed_route(const Route& r) {
 
 /* ---- route changes ---- */
 
-absl::Status Rib::check_path(RoutePath* p) const {
+absl::Status Rib::check_path(RoutePath* p, bool pending) const {
     if (p->port != kNoPort && port_info(p->port) == nullptr)
         return absl::NotFoundError("unknown port");
     if (p->weight == 0 || p->weight > kMaxWeight)
@@ -456,6 +456,9 @@ absl::Status Rib::check_path(RoutePath* p) const {
         return absl::OkStatus();
     }
     const Route* r = lookup(gw);
+    if (pending &&
+        (r == nullptr || !r->onlink() || (p->port != kNoPort && p->port != route_port(*r))))
+        return absl::OkStatus();  // inactive until the gateway is on-link (through p->port)
     if (r == nullptr || !r->onlink())
         return absl::FailedPreconditionError(fmt::format(
             "gateway {} is not on-link: no connected route covers it (add recursive to resolve "
@@ -487,7 +490,7 @@ absl::Status Rib::check_spec(RouteSpec& spec) const {
         return absl::InvalidArgumentError(
             fmt::format("{} next hops; at most {}", spec.paths.size(), kMaxPaths));
     for (size_t i = 0; i < spec.paths.size(); i++) {
-        FP6_RETURN_IF_ERROR(check_path(&spec.paths[i]));
+        FP6_RETURN_IF_ERROR(check_path(&spec.paths[i], spec.pending));
         for (size_t j = 0; j < i; j++)
             if (same_path(spec.paths[i], spec.paths[j]))
                 return absl::InvalidArgumentError("the same next hop is given twice");

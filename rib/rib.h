@@ -110,6 +110,12 @@ struct RouteSpec {
     std::vector<RoutePath> paths;  // a path's port is kNoPort when no dev was given
     std::optional<uint32_t> metric;
     std::optional<Ip6> prefsrc;  // the caller checks it is one of our addresses
+    /* `pending`: a gateway that is not on-link now (or on-link through
+     * another port than the one named) is no refusal: the route is added
+     * inactive and becomes active when the gateway is on-link. `config
+     * save` writes it for routes inactive when saved, so that the file
+     * replays into the same table. */
+    bool pending = false;
 };
 
 /* What the RIB needs to know of a port; the port layer owns ports. */
@@ -271,7 +277,7 @@ class Rib {
     NextHop nh_build(const NhKey& key) const;
 
     absl::Status check_spec(RouteSpec& spec) const;
-    absl::Status check_path(RoutePath* p) const;
+    absl::Status check_path(RoutePath* p, bool pending) const;
     Route make_static(const RouteSpec& spec);
     Route* find_route(const Prefix6& dst, uint32_t metric);
     void insert_route(Route r);

@@ -72,12 +72,13 @@ ArgSpec route_type() {
 /* route add, append and replace: one path in the words, or several as
  * nexthop groups (ECMP). */
 CommandSpec route_change(std::string_view verb, std::string_view cmd) {
-    CommandSpec c{"route",
-                  verb,
-                  cmd,
-                  {route_type(), pos("dst", "PREFIX"), str("via", "gateway", "GW"),
-                   str("dev", "dev", "NAME"), num("weight", "weight"), num("metric", "metric"),
-                   str("src", "prefsrc", "ADDR"), flag("recursive", "recursive")}};
+    CommandSpec c{
+        "route",
+        verb,
+        cmd,
+        {route_type(), pos("dst", "PREFIX"), str("via", "gateway", "GW"), str("dev", "dev", "NAME"),
+         num("weight", "weight"), num("metric", "metric"), str("src", "prefsrc", "ADDR"),
+         flag("recursive", "recursive"), flag("pending", "pending")}};
     c.group_word = "nexthop";
     c.group_key = "nexthops";
     c.group_args = {str("via", "gateway", "GW"), str("dev", "dev", "NAME"),

@@ -6,7 +6,8 @@
 # Checks:
 #  1. A daemon started without --config refuses `config save` with no FILE,
 #     naming --config (exit 2).
-#  2. After ports, settings, addresses, neighbours, routes, router
+#  2. After ports, settings, addresses, neighbours, routes (one left
+#     inactive by removing its gateway's address: saved with `pending`), router
 #     advertisements and policy changes, `config save FILE` writes exactly
 #     what `show running-config` prints, through a rename (a new inode), mode
 #     0640, and no temporary file is left beside it; a relative FILE is
@@ -84,6 +85,9 @@ setup_commands=(
     "route add 2001:db8:200::/48 via 2001:db8:2::7 metric 50 src 2001:db8:2::1"
     "route add blackhole 2001:db8:dead::/48"
     "route add unreachable 2001:db8:beef::/48 metric 7"
+    "addr add 2001:db8:4::1/64 dev n0"
+    "route add 2001:db8:400::/48 via 2001:db8:4::9"
+    "addr del 2001:db8:4::1/64 dev n0"
     "port set n0 ra prefix 2001:db8:1::/64 no-autonomous valid_lft 600 preferred_lft 300"
     "port set n0 ra on interval 30"
     "policy del ::ffff:0:0/96"
@@ -133,6 +137,7 @@ has_every_part() {
         "redirects off" "addr add 2001:db8:3::1/64 dev n1 temporary" \
         "neigh add 2001:db8:1::2 lladdr $nbr_mac dev n0 router" \
         "route add blackhole 2001:db8:dead::/48" "metric 50 src 2001:db8:2::1" \
+        "route add 2001:db8:400::/48 via 2001:db8:4::9 pending" \
         "port set n0 ra on interval 30" "policy add 2001:db8:300::/48 precedence 7 label 9"; do
         grep -qF -- "$want" "$saved" || { note "missing: $want"; return 1; }
     done

@@ -154,7 +154,7 @@ TEST(Grammar, EveryErrorNamesTheWord) {
          "\"metric\" expects a number up to 4294967295, got \"99999999999999999999999\""},
         {"route add ::/0 dev p0 foo",
          "unknown word \"foo\"; expected one of: unicast, blackhole, unreachable, prohibit, "
-         "reject, via, dev, weight, metric, src, recursive"},
+         "reject, via, dev, weight, metric, src, recursive, pending"},
         {"route add ::/0 dev p0 dev p1", "\"dev\" given twice"},
         {"route add blackhole unreachable ::/0",
          "conflicting words \"blackhole\" and \"unreachable\""},
@@ -192,7 +192,7 @@ TEST(Grammar, EveryErrorNamesTheWord) {
         {"route add via fe80::1",
          "missing PREFIX; usage: route add "
          "[unicast|blackhole|unreachable|prohibit|reject] PREFIX "
-         "[via GW] [dev NAME] [weight N] [metric N] [src ADDR] [recursive] "
+         "[via GW] [dev NAME] [weight N] [metric N] [src ADDR] [recursive] [pending] "
          "[nexthop [via GW] [dev NAME] [weight N]]..."},
         {"route get", "missing ADDR; usage: route get ADDR [from ADDR] [oif NAME]"},
         {"neigh add fe80::1 dev p0",

@@ -259,6 +259,31 @@ TEST_F(RibTest, DeletingTheLastRouteOfAPrefixByGatewayKeepsTheIndex) {
     EXPECT_TRUE(left == nullptr || left->dst.len() == 0) << "only a default route may remain";
 }
 
+/* `pending` (what config save writes for an inactive gateway route): a
+ * gateway that is not on-link is no refusal; the route waits inactive and
+ * forwards once an address puts the gateway on-link. */
+TEST_F(RibTest, PendingRouteWaitsForItsGatewayToBeOnLink) {
+    RouteSpec plain{P("2001:db8:300::/48"), RouteType::kUnicast, A("2001:db8:c::2")};
+    EXPECT_EQ(rib_.add_static(plain).code(), absl::StatusCode::kFailedPrecondition);
+    RouteSpec pending = plain;
+    pending.pending = true;
+    ASSERT_TRUE(rib_.add_static(pending).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    ASSERT_EQ(rib_.routes_of(P("2001:db8:300::/48")).size(), 1u);
+    EXPECT_FALSE(rib_.routes_of(P("2001:db8:300::/48"))[0]->active);
+    EXPECT_EQ(fib_nh("2001:db8:300::1")->kind, NhKind::kNoRoute);
+    // The gateway's subnet appears on port 1: the route comes alive there.
+    ASSERT_TRUE(addrs_.add(1, A("2001:db8:c::1"), 64, true).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_TRUE(rib_.routes_of(P("2001:db8:300::/48"))[0]->active);
+    EXPECT_EQ(fib_nh("2001:db8:300::1")->kind, NhKind::kNeighbor);
+    EXPECT_EQ(fib_nh("2001:db8:300::1")->port, 1);
+    // The other refusals stay: pending does not make our own address a gateway.
+    RouteSpec own{P("2001:db8:400::/48"), RouteType::kUnicast, A("2001:db8:a::1")};
+    own.pending = true;
+    EXPECT_EQ(rib_.add_static(own).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(RibTest, RejectTypesAndInterfaceRoutes) {
     ASSERT_TRUE(rib_.add_static({P("2001:db8:dead::/48"), RouteType::kBlackhole}).ok());
     ASSERT_TRUE(rib_.add_static({P("2001:db8:beef::/48"), RouteType::kUnreachable}).ok());
