@@ -12,8 +12,11 @@
 # net_null port: no neighbour ever answers) when the test adds
 # 2001:db8:f2::1/64: from then each of the 700 addresses has an INCOMPLETE
 # neighbour entry holding up to 3 packets (RFC 4861 7.2.2) for three
-# retransmissions, about 2100 mbufs, more than the pool has left, so
-# the pool runs dry. Deleting the address ends it.
+# retransmissions. The router-wide cap (RFC 6583, 1024 queued packets)
+# bounds what the queues hold; with the 744 frames net_pcap keeps and what
+# is in flight, that is still more than the 2047 mbufs, so the pool runs
+# dry (a pool sized as fp6d's default is not exhausted this way: the cap is
+# what protects it). Deleting the address ends it.
 #
 # What it proves:
 #  1. exhaustion happens and stops forwarding (pa receives nothing: the
