@@ -15,8 +15,7 @@
 # retransmissions. The router-wide cap (RFC 6583, 1024 queued packets)
 # bounds what the queues hold; with the 744 frames net_pcap keeps and what
 # is in flight, that is still more than the 2047 mbufs, so the pool runs
-# dry (a pool sized as fp6d's default is not exhausted this way: the cap is
-# what protects it). Deleting the address ends it.
+# dry. Deleting the address ends it.
 #
 # What it proves:
 #  1. exhaustion happens and stops forwarding (pa receives nothing: the
