@@ -103,6 +103,58 @@ std::variant<HostDrop, HostPacket> check_from_host(const uint8_t* ip6, size_t le
     return HostPacket{Ip6::from_bytes(ip6 + 8), Ip6::from_bytes(ip6 + 24)};
 }
 
+std::vector<MldChange> mld_changes(const uint8_t* ip6, size_t len) {
+    constexpr uint8_t kMld1Report = 131, kMld1Done = 132, kMld2Report = 143;
+    constexpr uint8_t kModeIsInclude = 1, kModeIsExclude = 2, kToInclude = 3, kToExclude = 4,
+                      kAllowNew = 5;
+    std::vector<MldChange> out;
+    if (len < kIp6)
+        return out;
+    size_t off = kIp6;
+    uint8_t next = ip6[6];
+    if (next == kNhHopByHop) {
+        if (off + 8 > len)
+            return out;
+        next = ip6[off];
+        off += (size_t(ip6[off + 1]) + 1) * 8;
+    }
+    if (next != kNhIcmp6 || off + 8 > len)
+        return out;
+    const uint8_t* icmp = ip6 + off;
+    const size_t n = len - off;
+    switch (icmp[0]) {
+        case kMld1Report:
+        case kMld1Done:
+            if (n >= 24)
+                out.push_back({Ip6::from_bytes(icmp + 8), icmp[0] == kMld1Report});
+            return out;
+        case kMld2Report:
+            break;
+        default:
+            return out;
+    }
+    // RFC 3810 5.2: the records follow an 8-byte header that counts them.
+    const size_t records = size_t(icmp[6]) << 8 | icmp[7];
+    size_t at = 8;
+    for (size_t r = 0; r < records; r++) {
+        if (at + 20 > n)
+            return {};
+        const uint8_t type = icmp[at];
+        const size_t aux = size_t(icmp[at + 1]) * 4;
+        const size_t sources = size_t(icmp[at + 2]) << 8 | icmp[at + 3];
+        const Ip6 group = Ip6::from_bytes(icmp + at + 4);
+        const size_t end = at + 20 + 16 * sources + aux;
+        if (end > n)
+            return {};
+        if (type == kModeIsExclude || type == kToExclude)
+            out.push_back({group, true});
+        else if (type == kModeIsInclude || type == kToInclude || type == kAllowNew)
+            out.push_back({group, sources > 0});
+        at = end;
+    }
+    return out;
+}
+
 absl::StatusOr<std::string> host_if_name(const std::string& port_name, const std::string& value) {
     if (value == "off")
         return absl::InvalidArgumentError("\"off\" is not an interface name");

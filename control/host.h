@@ -94,6 +94,19 @@ struct HostPacket {
 };
 std::variant<HostDrop, HostPacket> check_from_host(const uint8_t* ip6, size_t len);
 
+/* A change of the host's multicast listening that a kernel MLD message into
+ * a TUN announces: the group, and whether the host listens to it now. */
+struct MldChange {
+    Ip6 group;
+    bool listening;
+};
+/* The changes an MLD message from the kernel announces (ip6: a packet that
+ * check_from_host() called ND or MLD): MLDv2 Reports (RFC 3810 5.2: an
+ * EXCLUDE record, or an INCLUDE or ALLOW record with sources, listens; an
+ * INCLUDE record without sources leaves) and MLDv1 Reports and Dones (RFC
+ * 2710 3). Empty for anything else, and for a message cut short. */
+std::vector<MldChange> mld_changes(const uint8_t* ip6, size_t len);
+
 /* The kernel name of a port's host interface: the port's own name for
  * `host-if on`, else the name given. InvalidArgument, naming the rule, for
  * a name the kernel refuses (empty, over 15 characters, "." or "..", or with

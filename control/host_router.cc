@@ -6,6 +6,7 @@
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <array>
 
 #include "common/log.h"
@@ -100,8 +101,13 @@ void Router::from_host(uint16_t port, rte_mbuf* m) {
         rte_pktmbuf_free(m);
     };
     auto checked = check_from_host(frame + kEth, len);
-    if (auto* why = std::get_if<HostDrop>(&checked))
+    if (auto* why = std::get_if<HostDrop>(&checked)) {
+        // fp6 speaks MLD on the link itself; what the kernel reports says
+        // which groups to listen to for it.
+        if (*why == HostDrop::kNdMld)
+            host_listens(port, mld_changes(frame + kEth, len));
         return drop(*why);
+    }
     const HostPacket pkt = std::get<HostPacket>(checked);
     if (!port_routes_up(port))
         return drop(HostDrop::kPortDown);
@@ -120,13 +126,9 @@ void Router::from_host(uint16_t port, rte_mbuf* m) {
     // Sent as the router's own: no hop limit to decrement (send_resolved).
     m->hash.usr = kHostOrigin;
     if (pkt.dst.is_multicast()) {
-        // Out of the TUN's own port, to the group's MAC (RFC 2464 7).
-        // TODO: the groups the host's sockets join on the TUN (OSPFv3's
-        // ff02::5 and ff02::6) are not joined on the port, since fp6 has no
-        // way to join a group yet: what the neighbours send to them is
-        // dropped by the workers (mcast_forward), so OSPFv3 sends hellos but
-        // hears none. The kernel's MLD reports into the TUN (dropped as
-        // nd_mld) name the groups to join.
+        // Out of the TUN's own port, to the group's MAC (RFC 2464 7). What
+        // neighbours send to the groups the host listens to comes up
+        // through host_listens().
         auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
         std::memcpy(eth->dst_addr.addr_bytes, Mac::for_multicast(pkt.dst).data(), 6);
         std::memcpy(eth->src_addr.addr_bytes, dp_->port(port).mac.data(), 6);
@@ -146,6 +148,39 @@ void Router::from_host(uint16_t port, rte_mbuf* m) {
     host_->count_from_host(port, len);
     if (!send_via_fib(m))
         drop(HostDrop::kNoRoute);
+}
+
+void Router::host_listens(uint16_t port, const std::vector<MldChange>& changes) {
+    std::vector<Ip6>& mine = host_groups_[port];
+    bool changed = false;
+    for (const MldChange& c : changes) {
+        // ff02::1 is every node's anyway (RFC 4291 2.7.1).
+        if (!c.group.is_multicast() || c.group == kAllNodes)
+            continue;
+        auto it = std::find(mine.begin(), mine.end(), c.group);
+        if (c.listening == (it != mine.end()))
+            continue;
+        if (c.listening)
+            mine.push_back(c.group);
+        else
+            mine.erase(it);
+        changed = true;
+        FP6_LOG(INFO, Port, "{}: the host {} {}", dp_->port(port).name,
+                c.listening ? "listens to" : "left", c.group.str());
+    }
+    if (!changed)
+        return;
+    publish_port_addrs(port);
+    program_mcast(port);
+}
+
+std::vector<Ip6> Router::port_groups(uint16_t port) const {
+    std::vector<Ip6> g = addrs_.groups(port);
+    if (auto it = host_groups_.find(port); it != host_groups_.end())
+        for (const Ip6& h : it->second)
+            if (std::find(g.begin(), g.end(), h) == g.end())
+                g.push_back(h);
+    return g;
 }
 
 void Router::sync_host(uint16_t port) {

@@ -183,7 +183,7 @@ void Router::publish_port_addrs(uint16_t port) {
         for (const Address& a : addrs_.on_port(port))
             if (a.usable())
                 pa->unicast.push_back(a.addr);
-        pa->groups = addrs_.groups(port);
+        pa->groups = port_groups(port);
     }
     PortAddrs* old = rcu_xchg_pointer(&tables_->ports[port].addrs, pa);
     // Workers may be scanning the old list in their current burst.
@@ -261,7 +261,7 @@ void Router::update_oper(uint16_t port) {
 
 void Router::program_mcast(uint16_t port) {
     std::vector<rte_ether_addr> macs;
-    for (const Ip6& g : addrs_.groups(port)) {
+    for (const Ip6& g : port_groups(port)) {
         rte_ether_addr e;
         std::memcpy(e.addr_bytes, Mac::for_multicast(g).data(), 6);
         macs.push_back(e);
@@ -284,7 +284,7 @@ void Router::send_mld_report(uint16_t port) {
         if (a.usable() && a.addr.is_linklocal())
             src = a.addr;
     std::vector<Ip6> groups;
-    for (const Ip6& g : addrs_.groups(port))
+    for (const Ip6& g : port_groups(port))
         if (g != kAllNodes)
             groups.push_back(g);
     if (groups.empty() || !port_routes_up(port))
@@ -388,8 +388,12 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
         (void)ncache_.set_params(port, ncp);
     if (redirects)
         tables_->ports[port].redirects.store(*redirects == "on");
-    if (host_if && *host_if == "off")
+    if (host_if && *host_if == "off" && host_->has(port)) {
         host_->close(port);
+        host_groups_.erase(port);
+        publish_port_addrs(port);
+        program_mcast(port);
+    }
     if (state)
         set_port_up(port, *state == "up");
     sync_host(port);  // the MTU may have changed
@@ -406,6 +410,7 @@ absl::StatusOr<nlohmann::json> Router::port_del(const nlohmann::json& a) {
                 fmt::format("port {} still carries route {}; delete it first", dp_->port(port).name,
                             r->dst.str()));
     host_->close(port);
+    host_groups_.erase(port);
     dad_.cancel_port(port);
     addrs_.forget_port(port, port_routes_up(port));
     apply_nc(ncache_.forget_port(port));

@@ -32,6 +32,7 @@
 namespace fp6 {
 
 class HostPath;
+struct MldChange;
 
 struct RouterConfig {
     DataplaneConfig dataplane;
@@ -237,6 +238,12 @@ class Router {
      * for a packet fp6 did not take itself (ip6, len: its first segment). */
     void deliver_local(rte_mbuf* m, const ParamProblem& pp, const uint8_t* ip6, size_t len);
     void from_host(uint16_t port, rte_mbuf* m);
+    /* The groups the host's sockets listen to on port's TUN, as the
+     * kernel's MLD messages into it announce them: joined on the port (the
+     * workers then punt their traffic, which goes up the TUN). */
+    void host_listens(uint16_t port, const std::vector<MldChange>& changes);
+    /* Every group the port listens to: its addresses' and the host's. */
+    std::vector<Ip6> port_groups(uint16_t port) const;
     void sync_host(uint16_t port);
     absl::Status open_host_if(uint16_t port, const std::string& value);
     nlohmann::json host_json() const;
@@ -317,6 +324,7 @@ class Router {
     uint64_t src_epoch_ = 0;  // bumped by settings that change selection (strict-source)
     std::map<uint16_t, PortNd> port_nd_;
     std::unique_ptr<HostPath> host_;
+    std::map<uint16_t, std::vector<Ip6>> host_groups_;  // see host_listens()
 };
 
 }  // namespace fp6

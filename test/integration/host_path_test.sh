@@ -17,6 +17,8 @@
 #    way, and to its link-local address (fe80::...%veth);
 #  - UDP from H to the router and back, also 4000 bytes (fragments
 #    reassembled by fp6 go up; the host's fragmented answer comes down);
+#  - UDP from H to ff02::5, a group a socket joined on the TUN (the kernel's
+#    MLD report makes fp6 listen to it on the port), answered;
 #  - TCP from the router's namespace to H: on-link, and off-link through a
 #    fp6 route with a kernel route via the TUN;
 #  - the host counters moved (stats show host.*); a packet the kernel sends
@@ -144,6 +146,35 @@ def udp_client(host, port, src="", size="9"):
         sys.exit(3)
     print("answer %r" % (d if len(d) < 40 else "%d bytes" % len(d)))
     sys.exit(0 if d == b"re:" + msg else 1)
+
+def udp_group_server(group, ifname, port):
+    # Joining makes the kernel report the group (MLD) into the TUN.
+    import struct
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", int(port)))
+    idx = socket.if_nametoindex(ifname)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                 socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", idx))
+    print("listening", flush=True)
+    while True:
+        d, a = s.recvfrom(65536)
+        s.sendto(b"re:" + d, a)
+
+def udp_group_client(group, ifname, port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    dst = (group, int(port), 0, socket.if_nametoindex(ifname))
+    for attempt in range(5):
+        s.sendto(b"hello group", dst)
+        try:
+            d, a = s.recvfrom(65536)
+        except socket.timeout:
+            continue
+        print("answer %r from %s after %d tries" % (d, a[0], attempt + 1))
+        sys.exit(0 if d == b"re:hello group" else 1)
+    print("no answer")
+    sys.exit(3)
 
 globals()[sys.argv[1].replace("-", "_")](*sys.argv[2:])
 PY
@@ -278,6 +309,18 @@ reasm_up() {
     [ $((r1 - r0)) -ge 1 ]
 }
 check "UDP 4000 bytes H -> router, fragmented both ways" reasm_up
+
+# A group the host's socket joins on the TUN (ff02::5, OSPFv3's
+# AllSPFRouters): the kernel's MLD report makes fp6 listen to it on the port,
+# so what H sends to it reaches the socket.
+serve "$R" udp-group-server ff02::5 hx0 7005 || fail_setup "UDP listener on ff02::5"
+group_reaches_host() {
+    run_peer "$H" udp-group-client ff02::5 "$H_IF" 7005 || return 1
+    note "$(grep -m1 'host listens to ff02::5' "$log")"
+    grep -q 'hx0: the host listens to ff02::5' "$log"
+}
+check "UDP to ff02::5, joined by a socket on the TUN, reaches it and is answered" \
+    group_reaches_host
 
 # ---- the router's stack to H
 

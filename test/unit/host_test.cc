@@ -179,6 +179,60 @@ TEST(CheckFromHost, RefusesBrokenPacketsAndNdAndMld) {
     EXPECT_EQ(drop(cut, cut.size()), "malformed");
 }
 
+/* An MLDv2 record (RFC 3810 5.2.4): type, group, `sources` source addresses. */
+Bytes mld2_record(uint8_t type, const Ip6& group, uint16_t sources) {
+    Bytes r(20 + 16 * size_t(sources), 0);
+    r[0] = type;
+    r[2] = uint8_t(sources >> 8);
+    r[3] = uint8_t(sources);
+    std::memcpy(r.data() + 4, group.data(), 16);
+    for (uint16_t i = 0; i < sources; i++)
+        r[20 + 16 * i] = 0x20;  // 2000:: ..., any unicast source
+    return r;
+}
+
+/* An MLDv2 Report from the kernel (after Router Alert) of these records. */
+Bytes mld2_report(const std::vector<Bytes>& records) {
+    Bytes body = {143, 0, 0, 0, 0, 0, 0, uint8_t(records.size())};
+    for (const Bytes& r : records)
+        body = cat(body, r);
+    return packet(kRouterLl, ip("ff02::16"), kHbh, hbh_router_alert(kIcmp, body));
+}
+
+TEST(MldChanges, ReportsSayWhichGroupsTheHostListensTo) {
+    auto changes = [](const Bytes& p) {
+        std::string out;
+        for (const MldChange& c : mld_changes(p.data(), p.size()))
+            out += (c.listening ? "+" : "-") + c.group.str() + " ";
+        return out;
+    };
+    // RFC 3810 6.1: joining is a CHANGE_TO_EXCLUDE({}) record, leaving a
+    // CHANGE_TO_INCLUDE({}); state reports say MODE_IS_EXCLUDE; sources in an
+    // INCLUDE or ALLOW record mean listening to those sources.
+    Bytes report =
+        mld2_report({mld2_record(4, kOspfRouters, 0), mld2_record(3, ip("ff02::6"), 0),
+                     mld2_record(2, ip("ff02::1:3"), 0), mld2_record(1, ip("ff05::2"), 2),
+                     mld2_record(5, ip("ff05::3"), 1), mld2_record(6, ip("ff05::4"), 1)});
+    EXPECT_EQ(changes(report), "+ff02::5 -ff02::6 +ff02::1:3 +ff05::2 +ff05::3 ");
+    // MLDv1 (RFC 2710 3): a Report listens, a Done leaves; the group at byte 8.
+    Bytes v1 = icmp(131);
+    std::memcpy(v1.data() + 8, kOspfRouters.data(), 16);
+    EXPECT_EQ(changes(packet(kRouterLl, kOspfRouters, kHbh, hbh_router_alert(kIcmp, v1))),
+              "+ff02::5 ");
+    v1[0] = 132;
+    EXPECT_EQ(changes(packet(kRouterLl, ip("ff02::2"), kHbh, hbh_router_alert(kIcmp, v1))),
+              "-ff02::5 ");
+    // A record cut short spoils the message: nothing from it is believed.
+    Bytes cut = mld2_report({mld2_record(4, kOspfRouters, 0), mld2_record(4, ip("ff02::6"), 3)});
+    cut.resize(cut.size() - 16);
+    cut[4] = uint8_t((cut.size() - 40) >> 8);
+    cut[5] = uint8_t(cut.size() - 40);
+    EXPECT_EQ(changes(cut), "");
+    // Neither MLD nor ICMPv6: nothing.
+    EXPECT_EQ(changes(packet(kRouterLl, kOspfRouters, kOspf, Bytes(40, 0))), "");
+    EXPECT_EQ(changes(packet(kRouterLl, ip("ff02::1"), kIcmp, icmp(135))), "");
+}
+
 TEST(HostIfName, OnIsThePortsNameOthersAsGivenWhatTheKernelRefusesIsRefused) {
     EXPECT_EQ(host_if_name("p0", "on").value(), "p0");
     EXPECT_EQ(host_if_name("p0", "hx-tun1").value(), "hx-tun1");
