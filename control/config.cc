@@ -1,5 +1,8 @@
 #include "control/config.h"
 
+#include <sys/stat.h>
+
+#include <cstring>
 #include <fstream>
 #include <functional>
 
@@ -11,6 +14,11 @@ namespace {
 
 absl::Status for_each_command(const std::string& path,
                               const std::function<absl::Status(const Request&)>& fn) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0)
+        return absl::NotFoundError(fmt::format("{}: cannot open: {}", path, strerror(errno)));
+    if (!S_ISREG(st.st_mode))
+        return absl::InvalidArgumentError(fmt::format("{}: not a regular file", path));
     std::ifstream in(path);
     if (!in)
         return absl::NotFoundError(fmt::format("{}: cannot open: {}", path, strerror(errno)));
@@ -41,7 +49,17 @@ absl::Status check_config(const std::string& path) {
 absl::Status replay_config(Router& router, const std::string& path) {
     return for_each_command(path, [&](const Request& req) {
         absl::StatusOr<nlohmann::json> r = router.execute(req);
-        return r.ok() ? absl::OkStatus() : r.status();
+        if (!r.ok())
+            return r.status();
+        // A route load applies what it can and counts the rest; in a
+        // startup config its refused lines are refused lines too.
+        if (req.cmd == "route.load" && r->value("refused", 0) > 0) {
+            const nlohmann::json first = r->value("first_refused", nlohmann::json::object());
+            return absl::InvalidArgumentError(fmt::format(
+                "route load: {} lines refused, the first line {}: {}", r->value("refused", 0),
+                first.value("line", 0), first.value("error", std::string("?"))));
+        }
+        return absl::OkStatus();
     });
 }
 

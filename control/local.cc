@@ -294,9 +294,11 @@ void Router::handle_nd(rte_mbuf* m, uint16_t port, const uint8_t* ip6, size_t le
         case kIcmp6NeighborAdvert: {
             const Address* ours = addrs_.find(port, msg.target);
             // RFC 4862 5.4.4: an NA for a tentative address: someone has it.
+            // A duplicate one (DAD failed) is the other node's: its answers
+            // resolve it as any neighbour's, or it could not be reached.
             if (ours != nullptr && ours->state == AddrState::kTentative)
                 apply_dad(dad_.on_na(port, msg.target));
-            else if (ours == nullptr)
+            else if (ours == nullptr || ours->state == AddrState::kDuplicate)
                 apply_nc(ncache_.on_na(port, msg.target, msg.tgt_lladdr, msg.router, msg.solicited,
                                        msg.override_, now));
             return;

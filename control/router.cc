@@ -7,6 +7,8 @@
 #include <rte_mbuf.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <fstream>
 
@@ -198,9 +200,17 @@ absl::StatusOr<nlohmann::json> Router::port_add(const nlohmann::json& a) {
     FP6_ASSIGN(name, str_arg(a, "ifname"));
     FP6_ASSIGN(devargs, str_arg(a, "devargs"));
     FP6_ASSIGN(mtu, opt_num(a, "mtu", 16000));
-    if (name.empty() || name.size() > 15 || name.find_first_of(" /\t") != std::string::npos)
-        return absl::InvalidArgumentError(
-            fmt::format("port name \"{}\" must be 1..15 characters without spaces or /", name));
+    // A word every later command, the logs and a saved configuration can
+    // carry as it is: no quotes, comment signs, blanks or control bytes.
+    const bool word = !name.empty() && name.size() <= 15 && std::isalnum(uint8_t(name[0])) &&
+                      std::all_of(name.begin(), name.end(), [](char c) {
+                          return std::isalnum(uint8_t(c)) || c == '.' || c == '_' || c == '-';
+                      });
+    if (!word)
+        return absl::InvalidArgumentError(fmt::format(
+            "port name {} must be 1..15 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit",
+            nlohmann::json(name).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)));
     if (dp_->find_port(name, nullptr) != nullptr)
         return absl::AlreadyExistsError(fmt::format("port {} exists", name));
     if (mtu && *mtu < 1280)
@@ -307,6 +317,31 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
         FP6_RETURN_IF_ERROR(set_ra(port, a));
         return nlohmann::json(nullptr);
     }
+    // The grammar asks for at least one setting; a client speaking the
+    // protocol directly gets the same rule, and no key is silently ignored.
+    static constexpr std::string_view kSettings[] = {
+        "state",          "mtu",       "dad_transmits", "retrans_timer",
+        "strict_source",  "icmp_rate", "icmp_burst",    "icmp_hop_limit",
+        "base_reachable", "neigh_max", "redirects",     "host_if"};
+    size_t settings = 0;
+    for (auto it = a.begin(); it != a.end(); ++it) {
+        if (it.key() == "ifname")
+            continue;
+        static constexpr std::string_view kRaWords[] = {"ra_interval", "ra_lifetime",
+                                                        "no_onlink",   "no_autonomous",
+                                                        "valid_lft",   "preferred_lft"};
+        if (std::find(std::begin(kRaWords), std::end(kRaWords), it.key()) != std::end(kRaWords))
+            return absl::InvalidArgumentError(
+                fmt::format("\"{}\" is a router advertisement setting: give it with ra on|off "
+                            "or ra-prefix PREFIX",
+                            it.key()));
+        if (std::find(std::begin(kSettings), std::end(kSettings), it.key()) == std::end(kSettings))
+            return absl::InvalidArgumentError(
+                fmt::format("port.set has no setting \"{}\"", it.key()));
+        settings++;
+    }
+    if (settings == 0)
+        return absl::InvalidArgumentError("port set needs at least one thing to set");
     FP6_ASSIGN(mtu, opt_num(a, "mtu", 16000));
     FP6_ASSIGN(transmits, opt_num(a, "dad_transmits", 10));
     FP6_ASSIGN(retrans, opt_num(a, "retrans_timer", 3600000));
@@ -884,13 +919,22 @@ absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
     if (!job_running_.empty())
         return absl::FailedPreconditionError(
             fmt::format("{} is in progress; try again when it has finished", job_running_));
+    // A regular file only: a FIFO would block the control thread until
+    // someone writes to it, a device like /dev/zero would never end.
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0)
+        return absl::NotFoundError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+    if (!S_ISREG(st.st_mode))
+        return absl::InvalidArgumentError(fmt::format("route load reads a regular file; {} is {}",
+                                                      path,
+                                                      S_ISDIR(st.st_mode)    ? "a directory"
+                                                      : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                                                             : "not one"));
     auto run = std::make_shared<LoadRun>();
     run->in.open(path);
     if (!run->in)
         return absl::NotFoundError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-    struct stat st;
-    if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
-        run->bytes_total = uint64_t(st.st_size);
+    run->bytes_total = uint64_t(st.st_size);
     run->path = path;
     run->t0 = now_ms();
     job_running_ = fmt::format("route load of {}", path);
@@ -907,6 +951,11 @@ absl::StatusOr<nlohmann::json> Router::route_load(const nlohmann::json& a) {
  * workers see it at once); next hops that lost their last route wait for the
  * one grace period at the end, which covers every change of the load. Other
  * requests run between slices and see the table as far as it has come. */
+/* The longest route load line parsed, and the most of a refused line the
+ * reply quotes: a whole file on one line must not come back in the reply. */
+constexpr size_t kLineMax = 4096;
+constexpr size_t kQuoteMax = 256;
+
 Router::JobStep Router::load_slice(LoadRun& run) {
     const uint64_t start = now_ms();
     std::string line;
@@ -925,7 +974,12 @@ Router::JobStep Router::load_slice(LoadRun& run) {
         run.bytes += line.size() + 1;
         // The common shapes without splitting into strings or building a
         // JSON request; the rest through the command grammar.
-        std::optional<absl::Status> quick = quick_load_line(line);
+        std::optional<absl::Status> quick;
+        if (line.size() > kLineMax)
+            quick = absl::InvalidArgumentError(fmt::format(
+                "line of {} bytes; a route line has at most {}", line.size(), kLineMax));
+        else
+            quick = quick_load_line(line);
         absl::Status st;
         if (quick) {
             st = *quick;
@@ -939,7 +993,9 @@ Router::JobStep Router::load_slice(LoadRun& run) {
             run.applied++;
         else if (run.refused++ == 0)
             run.first_refused = {
-                {"line", run.lineno}, {"text", line}, {"error", std::string(st.message())}};
+                {"line", run.lineno},
+                {"text", line.size() <= kQuoteMax ? line : line.substr(0, kQuoteMax) + "..."},
+                {"error", std::string(st.message())}};
     }
     job_running_.clear();
     if (absl::Status st = rib_.commit(); !st.ok())

@@ -307,6 +307,10 @@ std::string Router::running_config() const {
 }
 
 absl::StatusOr<nlohmann::json> Router::config_show(const nlohmann::json&) {
+    // TODO: the text is one JSON string, and fp6ctl reads reply lines of at
+    // most kMaxReply (1 MiB): a running config larger than that (some 20k
+    // routes) only comes out through `config save`. An array of lines would
+    // be chunked like route show, but changes the -j shape.
     return nlohmann::json(running_config());
 }
 

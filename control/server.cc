@@ -60,12 +60,28 @@ absl::Status ControlServer::listen(const std::string& path, const std::string& g
         return absl::PermissionDeniedError(
             fmt::format("refusing to create the control socket in {}: others can write it", dir));
     }
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.c_str(), path.size());
+    // What is at the path already: a socket left by an fp6d that is gone is
+    // replaced; one that answers belongs to a running fp6d, and anything
+    // else is not ours to delete.
+    if (lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return absl::AlreadyExistsError(
+                fmt::format("{} exists and is not a socket; not replacing it", path));
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const bool live =
+            probe >= 0 && connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live)
+            return absl::AlreadyExistsError(
+                fmt::format("another fp6d answers at {}; stop it or give --socket", path));
+        unlink(path.c_str());
+    }
     listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (listen_fd_ < 0)
         return absl::InternalError(fmt::format("socket: {}", strerror(errno)));
-    unlink(path.c_str());
-    sa.sun_family = AF_UNIX;
-    std::memcpy(sa.sun_path, path.c_str(), path.size());
     // Created with no access for others from the first instant.
     mode_t old = umask(0117);
     int rc = bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));

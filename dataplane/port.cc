@@ -224,6 +224,7 @@ void Dataplane::del_port(uint16_t id) {
 void Dataplane::set_admin(uint16_t id, bool up) {
     ports_[id].admin_up = up;
     tables_->ports[id].admin_up.store(up);
+    publish_worker_confs();
     FP6_LOG(INFO, Port, "{}: admin {}", ports_[id].name, up ? "up" : "down");
 }
 
@@ -306,8 +307,10 @@ void Dataplane::publish_worker_confs() {
         // Queue q of port id goes to worker (id + q) mod n: single-queue
         // ports spread over the workers, and a queue never moves when other
         // ports come and go (two workers must never poll one queue, not
-        // even for the one loop iteration a republication takes).
-        for (uint16_t q = 0; q < ps.nb_rxq; q++)
+        // even for the one loop iteration a republication takes). An
+        // admin-down port is not polled: what arrives stays in the device
+        // (its imissed counter says so) instead of costing a worker.
+        for (uint16_t q = 0; q < ps.nb_rxq && ps.admin_up; q++)
             fresh[(id + q) % nworkers]->rx.push_back({id, q});
         uint16_t worker_txqs = ps.control_txq ? uint16_t(ps.nb_txq - 1) : ps.nb_txq;
         for (unsigned w = 0; w < nworkers; w++) {

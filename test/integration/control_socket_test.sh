@@ -18,6 +18,11 @@
 #     holds exactly the 64 neighbours and 64 policy entries.
 #  5. Over 256 clients at once: the extra ones are told "too many clients",
 #     and fp6d answers again once they are gone.
+#  6. A second fp6d on the same --socket is refused and the first keeps its
+#     socket; --socket naming a plain file is refused and the file kept;
+#     port names a saved configuration could not carry are refused; route
+#     load of a directory or a FIFO is refused at once; port.set with an
+#     unknown key or nothing to set is refused.
 #
 # Usage: control_socket_test.sh [FP6D FP6CTL]   (meson passes the built binaries)
 # Exit: 0 all passed, 1 a check failed, 77 skipped (not root).
@@ -209,6 +214,73 @@ check "silent and half-sent clients cost nothing; a half request is closed after
 check "64 clients in parallel: all answered, all 64 neighbours and policy entries there" \
     py parallel
 check "over 256 clients: the extra ones are told so, then fp6d answers again" py many
+
+# 6. What a new operator's trial broke (all must be refused, clearly, with
+# fp6d answering on).
+second_daemon_refused() {
+    local out rc=0 p2=ob-sock2-$$ eal2
+    read -ra eal2 <<<"$(fp6_eal_args "$p2")"
+    out=$(timeout 60 "$FP6D" --socket "$sock" --workers "$(fp6_last_cpu)" -- "${eal2[@]}" 2>&1) ||
+        rc=$?
+    fp6_clean_eal "$p2"
+    note "second fp6d: exit $rc: $(grep -m1 'another fp6d' <<<"$out")"
+    [ "$rc" -ne 0 ] && grep -q "another fp6d answers at $sock" <<<"$out" &&
+        [ -S "$sock" ] && ctl port show >/dev/null
+}
+check "a second fp6d on the same --socket is refused; the first keeps its socket" \
+    second_daemon_refused
+not_a_socket_kept() {
+    local out rc=0 f=$run_dir/plain-file p3=ob-sock3-$$ eal3
+    echo keep >"$f"
+    read -ra eal3 <<<"$(fp6_eal_args "$p3")"
+    out=$(timeout 60 "$FP6D" --socket "$f" --workers "$(fp6_last_cpu)" -- "${eal3[@]}" 2>&1) ||
+        rc=$?
+    fp6_clean_eal "$p3"
+    note "fp6d --socket FILE: exit $rc: $(grep -m1 'not a socket' <<<"$out")"
+    [ "$rc" -ne 0 ] && [ "$(cat "$f")" = keep ]
+}
+check "--socket naming a file that is not a socket: refused, the file kept" not_a_socket_kept
+odd_names_refused() {
+    local name out
+    for name in 'q"x' '#q' 'a b' "$(printf 'n\nl')" 'sixteen-chars-xx' '-dash'; do
+        out=$(ctl port add "$name" devargs net_null_obodd 2>&1) && return 1
+        [[ $out == *"must be 1..15 letters, digits"* ]] || { note "$name: $out"; return 1; }
+    done
+    note "last: $out"
+    ! ctl port show | grep -q obodd
+}
+check "port names with quotes, #, blanks, newlines, over 15 bytes or a leading '-' are refused" \
+    odd_names_refused
+load_not_a_file() {
+    local out fifo=$run_dir/fifo
+    mkfifo "$fifo"
+    out=$(ctl route load "$run_dir" 2>&1) && return 1
+    [[ $out == *"is a directory"* ]] || { note "$out"; return 1; }
+    out=$(ctl route load "$fifo" 2>&1) && return 1
+    note "$out"
+    [[ $out == *"is a FIFO"* ]] && ctl port show >/dev/null
+}
+check "route load of a directory or a FIFO: refused at once, fp6d answers" load_not_a_file
+port_set_keys() {
+    /usr/bin/python3 - "$sock" <<'EOF'
+import json, socket, sys
+def call(args):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(sys.argv[1])
+    c.sendall((json.dumps({"v": 1, "cmd": "port.set", "args": args}) + "\n").encode())
+    return json.loads(c.makefile().readline())
+for args, want in (({"ifname": "p0", "bogus": 1}, 'no setting "bogus"'),
+                   ({"ifname": "p0"}, "at least one thing to set"),
+                   ({"ifname": "p0", "ra_interval": 30}, "router advertisement setting")):
+    r = call(args)
+    print("    # %s -> %s" % (json.dumps(args), r.get("error")))
+    if r.get("ok") or want not in r.get("error", ""):
+        sys.exit(1)
+EOF
+}
+ctl port add p0 devargs net_null_obkeys >/dev/null || note "port add p0 failed"
+check "port.set over the socket: an unknown key or nothing to set is refused" port_set_keys
+
 check "fp6d still running" kill -0 "$FP6_DAEMON_PID"
 note "cases took ${SECONDS}s"
 

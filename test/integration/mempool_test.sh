@@ -153,6 +153,7 @@ check "with 2001:db8:f2::/64 connected, the neighbour queues drain the pool: pa 
 
 counted() {
     ctl port add pw devargs "net_pcap_ft_w,rx_pcap=$run_dir/witness.pcap" >/dev/null || return 1
+    ctl port set pw up >/dev/null || return 1  # a port is polled once it is up
     sleep 0.5
     read_snap
     note "pw: $pw_rx frames received, $pw_nombuf lost for want of an mbuf"

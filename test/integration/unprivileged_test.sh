@@ -37,12 +37,6 @@ fi
 need_netns
 need_tools ping ethtool setpriv useradd userdel groupadd groupdel /usr/bin/python3
 
-# The binaries must be reachable by the daemon user: a build directory under
-# a home directory of mode 0700 is not.
-for bin in "$FP6D" "$FP6CTL"; do
-    setpriv --reuid nobody --regid nogroup --clear-groups test -x "$bin" ||
-        skip "$bin is not executable by other users (a parent directory is private)"
-done
 
 # Throwaway names, unique to this run (at most 32 characters).
 daemon_user=pg-fp6d$$
@@ -66,6 +60,17 @@ daemon_dirs pg-unpriv
 # The daemon user makes its socket in a directory of its own; the path to it
 # must be searchable by the operators.
 chmod 0755 "$run_dir"
+# The binaries must be reachable by the daemon user: a build directory under
+# a private one (a home of mode 0700, a mktemp -d clone) is not, so they run
+# from a copy beside the test's files (they link only system libraries).
+mkdir -m 0755 "$run_dir/bin"
+cp "$FP6D" "$FP6CTL" "$run_dir/bin/"
+FP6D=$run_dir/bin/$(basename "$FP6D")
+FP6CTL=$run_dir/bin/$(basename "$FP6CTL")
+for bin in "$FP6D" "$FP6CTL"; do
+    setpriv --reuid nobody --regid nogroup --clear-groups test -x "$bin" ||
+        skip "$bin is not executable by other users (a parent directory is private)"
+done
 sock_dir=$run_dir/sock
 sock=$sock_dir/fp6d.sock
 log=$run_dir/fp6d.log

@@ -145,6 +145,32 @@ TEST_F(RouterNdTest, NaForTentativeAddressIsDuplicate) {
     EXPECT_TRUE(addr(kOurs)["dadfailed"]);
 }
 
+/* The address fp6 found duplicate is the other node's: a packet to it is
+ * resolved through that node's answers like any neighbour's (it was
+ * unreachable while fp6 discarded NAs naming one of its own addresses). */
+TEST_F(RouterNdTest, DuplicateAddressIsResolvedAsTheOwnersNeighbour) {
+    inject(na(kOurs, 0x20).bytes());
+    ASSERT_TRUE(addr(kOurs)["dadfailed"]);
+    advance(5000);  // the link-local address passes DAD meanwhile
+    // A transit packet to it, punted for resolution as a worker would.
+    rte_mbuf* m = Pkt::to_mbuf(
+        test::EalEnv::pool(), Pkt().src("2001:db8:f::9").dst(kOurs).hop_limit(9).udp(1, 2).bytes());
+    ASSERT_NE(m, nullptr);
+    m->port = port_;
+    m->hash.usr = PuntReason{PuntReason::kResolve, 0, 0}.encode();
+    router_->inject_local(m);
+    // The owner answers the solicitation: solicited, override, its MAC.
+    std::vector<uint8_t> b{0x60, 0, 0, 0};
+    b.insert(b.end(), kOurs.data(), kOurs.data() + 16);
+    b.insert(b.end(), {2, 1, 0x02, 0, 0, 0, 0, 0x22});
+    inject(Pkt().src(kOurs).dst(kOurs).hop_limit(255).icmp6(136, 0, b).bytes());
+    std::string lladdr;
+    for (const auto& n : call("neigh.show", {}))
+        if (n["dst"] == kOurs.str())
+            lladdr = n.value("lladdr", "");
+    EXPECT_EQ(lladdr, kPeerMac.str());
+}
+
 TEST_F(RouterNdTest, NsFromUnicastSourceDoesNotConflict) {
     inject(Pkt()
                .src(kPeer)
