@@ -227,14 +227,15 @@ check "a client leaves mid-load: the load goes on to its end, the next operation
 late_bad_line() {
     local out bad=$((total - 10))
     sed "${bad}s/.*/3fff:zz::\\/48 via 2001:db8:f1::2/" "$run_dir/big.routes" >"$run_dir/bad.routes"
-    out=$(ctl -j route load "$run_dir/bad.routes")
+    local rc=0
+    out=$(ctl -j route load "$run_dir/bad.routes") || rc=$?
     ctl route flush >/dev/null
-    note "$(jget 'd["first_refused"], d["applied"], d["refused"]' <<<"$out")"
-    [ "$(jget 'd["first_refused"]["line"]' <<<"$out")" -eq "$bad" ] &&
+    note "exit $rc; $(jget 'd["first_refused"], d["applied"], d["refused"]' <<<"$out")"
+    [ "$rc" -eq 2 ] && [ "$(jget 'd["first_refused"]["line"]' <<<"$out")" -eq "$bad" ] &&
         [ "$(jget 'd["applied"]' <<<"$out")" -eq $((total - 1)) ] &&
         [ "$(jget 'd["refused"]' <<<"$out")" -eq 1 ]
 }
-check "a bad line near the end of a sliced load is reported with its number" late_bad_line
+check "a bad line near the end of a sliced load is reported with its number, exit 2" late_bad_line
 
 # --- 6b. whole "route add/del ... via ... dev ..." lines (a routing daemon's churn) -
 add_del_lines() {

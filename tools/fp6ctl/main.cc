@@ -152,6 +152,11 @@ int run_jobs(const Options& o, const std::vector<Job>& jobs) {
         }
         print(o, job.request.value("cmd", ""), *data);
         std::cout.flush();
+        // A route load applies what it can and goes on: the summary is
+        // printed, and refused lines make it a refusal for the exit code
+        // (and stop a -f file there, as any refusal does).
+        if (cmd == "route.load" && data->is_object() && data->value("refused", 0) > 0)
+            return kRefused;
     }
     return kDone;
 }
