@@ -117,7 +117,12 @@ absl::StatusOr<uint16_t> Dataplane::add_port(const std::string& name, const std:
                 fmt::format("cannot probe device \"{}\": {}", devargs,
                             rc == -EFAULT || rc == -ENOENT || rc == -ENODEV
                                 ? "no DPDK driver or device matches it"
-                                : errno_text(rc)));
+                            // -1 is most drivers' "failed", not EPERM: a missing
+                            // interface, a devargs the driver refuses, or a
+                            // missing capability; EAL's log says which.
+                            : rc == -1 ? "the driver refused it (a missing interface or capability, "
+                                         "or devargs it does not take: see fp6d's log)"
+                                       : errno_text(rc)));
     }
     std::optional<uint16_t> found = find_port_for(devargs);
     if (!found)

@@ -327,3 +327,5 @@ walk_keys() {
     return "$rc"
 }
 check "every command's -j keys match docs/cli.md (cli_keys.py)" walk_keys
+
+[ "$failed" -eq 0 ]

@@ -433,3 +433,5 @@ if [ "$failed" -gt 0 ] || [ -n "${HX_SHOW_LOG:-}" ]; then
     echo "--- fp6d log"
     cat "$log"
 fi
+
+[ "$failed" -eq 0 ]

@@ -147,3 +147,5 @@ while read -r kind no words; do
     read -ra argv <<<"$words"
     check "docs/operations.md:$no: $words" run_line "$no" "${argv[@]}"
 done <<<"$plan"
+
+[ "$failed" -eq 0 ]

@@ -155,3 +155,5 @@ ra_off_final() {
     wait_for 5 no_default || { note "$(in_h ip -6 route)"; return 1; }
 }
 check "ra off: a final RA (lifetime 0) removes the host's default route" ra_off_final
+
+[ "$failed" -eq 0 ]

@@ -242,3 +242,5 @@ check "a full FIB refuses with \"table full\" and keeps what it has" table_full
 check "forwarding went on while the FIB filled" kept_forwarding
 
 fp6_stop_daemon
+
+[ "$failed" -eq 0 ]

@@ -154,7 +154,7 @@ d = json.load(open(sys.argv[1]))
 want = int(sys.argv[2]) + 1
 p, final = d["progress"], d["final"]
 print("    # %d progress lines in %.0f ms; the last %s; final %s" % (len(p), d["ms"], p[-1:], final))
-ok = (len(p) >= 1 and all(x["total"] == want and 0 < x["removed"] < want for x in p) and
+ok = (len(p) >= 1 and all(x["total"] == want and 0 < x["removed"] <= want for x in p) and
       all(a["removed"] < b["removed"] for a, b in zip(p, p[1:])) and
       final.get("ok") is True and final.get("data") == {"removed": want})
 sys.exit(0 if ok else 1)
@@ -288,3 +288,5 @@ check "table full lands on the first line that does not fit, after several slice
     table_full_sliced
 
 fp6_stop_daemon
+
+[ "$failed" -eq 0 ]

@@ -345,3 +345,5 @@ not_for_us() {
     grep -q "control socket listening at $sock" "$run_dir/fp6d-other.log" && fp6_stop_daemon
 }
 check "socket activation: LISTEN_FDS for another process are ignored" not_for_us
+
+[ "$failed" -eq 0 ]
