@@ -240,7 +240,8 @@ absl::Status wait_fd(int fd, short events, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-absl::StatusOr<Client> Client::connect(std::string_view path, std::chrono::milliseconds timeout) {
+absl::StatusOr<Client> Client::connect(std::string_view path, std::chrono::milliseconds timeout,
+                                       size_t max_reply) {
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
     if (path.empty() || path.size() >= sizeof(sa.sun_path))
@@ -262,7 +263,7 @@ absl::StatusOr<Client> Client::connect(std::string_view path, std::chrono::milli
         ::close(fd);
         return connect_error(path, err);
     }
-    return Client(fd, std::string(path), timeout);
+    return Client(fd, std::string(path), timeout, max_reply);
 }
 
 Client::Client(Client&& other) noexcept
@@ -321,7 +322,7 @@ absl::StatusOr<std::string> Client::read_line() {
         auto line = framer_.pop();
         if (!line.ok())
             return absl::InternalError(
-                fmt::format("reply from fp6d longer than {} bytes", kMaxReply));
+                fmt::format("reply from fp6d longer than {} bytes", framer_.max_line()));
         if (*line)
             return std::move(**line);
         if (auto st = wait_fd(fd_, POLLIN, timeout_); !st.ok())

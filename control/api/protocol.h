@@ -30,7 +30,11 @@ namespace fp6 {
 constexpr int kProtocolVersion = 1;
 constexpr size_t kMaxRequest = 65536; /* bytes of one request line, without "\n" */
 constexpr int kMaxRequestDepth = 32;  /* nesting of arrays and objects in a request */
-constexpr size_t kMaxReply = 1 << 20; /* bytes of one reply line, without "\n" */
+constexpr size_t kMaxReply = 1 << 20; /* bytes of one reply line fp6d chunks an array into */
+/* The longest reply line a Client reads: an array comes in chunks of at most
+ * kMaxReply, but one string (the running config of a large table) is one
+ * line. */
+constexpr size_t kMaxReplyRead = size_t(256) << 20;
 constexpr std::string_view kDefaultSocket = "/run/fp6/fp6.sock";
 constexpr std::chrono::milliseconds kDefaultTimeout{30000};
 
@@ -39,6 +43,7 @@ constexpr std::chrono::milliseconds kDefaultTimeout{30000};
 class LineFramer {
   public:
     explicit LineFramer(size_t max_line) noexcept : max_(max_line) {}
+    size_t max_line() const noexcept { return max_; }
 
     /* Appends bytes from the stream. Once an over-long line has been seen,
      * further bytes are dropped (memory stays bounded by about max_line plus
@@ -117,7 +122,8 @@ class Client {
      * "cannot reach fp6d at PATH: permission denied" on EACCES/EPERM.
      * timeout bounds each wait for the daemon while sending or receiving. */
     static absl::StatusOr<Client> connect(std::string_view path,
-                                          std::chrono::milliseconds timeout = kDefaultTimeout);
+                                          std::chrono::milliseconds timeout = kDefaultTimeout,
+                                          size_t max_reply = kMaxReplyRead);
 
     Client(Client&& other) noexcept;
     Client& operator=(Client&& other) noexcept;
@@ -140,8 +146,8 @@ class Client {
     void set_timeout(std::chrono::milliseconds timeout) noexcept { timeout_ = timeout; }
 
   private:
-    Client(int fd, std::string path, std::chrono::milliseconds timeout) noexcept
-        : fd_(fd), path_(std::move(path)), timeout_(timeout), framer_(kMaxReply) {}
+    Client(int fd, std::string path, std::chrono::milliseconds timeout, size_t max_reply) noexcept
+        : fd_(fd), path_(std::move(path)), timeout_(timeout), framer_(max_reply) {}
     absl::Status send_all(std::string_view bytes);
     absl::StatusOr<std::string> read_line();
     absl::Status fail(absl::Status status);

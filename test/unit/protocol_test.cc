@@ -439,7 +439,8 @@ TEST(Client, BrokenRepliesAreNotRefusals) {
             if (r.code != absl::StatusCode::kUnavailable)
                 server_read_line(fd, f);
         });
-        auto c = Client::connect(srv.path());
+        // A read limit of kMaxReply, so that "oversize" needs only 1 MiB.
+        auto c = Client::connect(srv.path(), kDefaultTimeout, kMaxReply);
         ASSERT_TRUE(c.ok());
         auto data = c->call(make_request("route.show"));
         EXPECT_EQ(data.status().code(), r.code) << data.status();
