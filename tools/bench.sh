@@ -310,6 +310,13 @@ fp6d_start() {
 
 ctl() { "$FP6CTL" --socket "$sock" "$@"; }
 stats_json() { "$FP6CTL" --socket "$sock" -j stats show; }
+# port_ids NAME...: the port ids of the ports NAME... of fp6d at $sock, on one line.
+port_ids() {
+    ctl -j port show | "$PY" -c '
+import json, sys
+ports = {p["ifname"]: p["port_id"] for p in json.load(sys.stdin)}
+print(" ".join(str(ports[n]) for n in sys.argv[1:]))' "$@"
+}
 
 # apply FILE: the route changes of FILE (route add/del lines), with one
 # `route load` (its refused lines are a failure: it goes on past them), or
@@ -364,10 +371,7 @@ EOF
         stop "$fp6d_pid"
         return
     fi
-    read -r p0 p1 < <(ctl -j port show | "$PY" -c '
-import json, sys
-ports = {p["ifname"]: p for p in json.load(sys.stdin)}
-print(ports["p0"]["port_id"], ports["p1"]["port_id"])')
+    read -r p0 p1 < <(port_ids p0 p1)
     local t0=$EPOCHREALTIME
     if ! apply "$gen/$scen.fp6"; then
         fail "fp6d $scen: routes refused"
@@ -468,10 +472,7 @@ EOF
         stop "$fp6d_pid"
         return
     fi
-    read -r p0 p1 < <(ctl -j port show | "$PY" -c '
-import json, sys
-ports = {p["ifname"]: p for p in json.load(sys.stdin)}
-print(ports["p0"]["port_id"], ports["p1"]["port_id"])')
+    read -r p0 p1 < <(port_ids p0 p1)
     if apply "$gen/$scen.fp6" && wait_forwarding "$fp6d_prefix" "$fp6d_pid" "$p1" 30 &&
         measure fp6d-2w "$scen" "$fp6d_prefix" "$fp6d_pid" "$p0" "$p1" stats_json 2; then
         :
@@ -536,10 +537,7 @@ EOF
     # DAD's solicitations and MLD reports go out before the window.
     fp6_wait_dad "$sock" 10 || fail "load phase: addresses still tentative"
     sleep 1
-    ids=$(ctl -j port show | "$PY" -c '
-import json, sys
-ports = {p["ifname"]: p["port_id"] for p in json.load(sys.stdin)}
-print(" ".join(str(ports["p%d" % i]) for i in range(6)))')
+    ids=$(port_ids p0 p1 p2 p3 p4 p5)
     stats_json >"$out/load-stats0.json" || fail "load phase: no stats"
     : >"$out/events.txt"
     # shellcheck disable=SC2086
