@@ -22,7 +22,9 @@
 #     socket; --socket naming a plain file is refused and the file kept;
 #     port names a saved configuration could not carry are refused; route
 #     load of a directory or a FIFO is refused at once; port.set with an
-#     unknown key or nothing to set is refused.
+#     unknown key or nothing to set is refused; --check-config of a
+#     directory is refused, and a startup route load with a refused line
+#     stops fp6d's start.
 #
 # Usage: control_socket_test.sh [FP6D FP6CTL]   (meson passes the built binaries)
 # Exit: 0 all passed, 1 a check failed, 77 skipped (not root).
@@ -278,6 +280,23 @@ for args, want in (({"ifname": "p0", "bogus": 1}, 'no setting "bogus"'),
         sys.exit(1)
 EOF
 }
+config_files_only() {
+    local out rc=0 conf=$run_dir/bad-load.conf routes=$run_dir/bad.routes p4=ob-sock4-$$ eal4
+    out=$("$FP6D" --check-config "$run_dir" 2>&1) && return 1
+    note "--check-config DIR: $out"
+    [[ $out == *"not a regular file"* ]] || return 1
+    # A startup route load whose file has a refused line stops the start.
+    printf '2001:db8:77::/48 via 2001:db8:ff::1\n' >"$routes"  # no such gateway on-link
+    printf 'route load %s\n' "$routes" >"$conf"
+    read -ra eal4 <<<"$(fp6_eal_args "$p4")"
+    out=$(timeout 60 "$FP6D" --config "$conf" --socket "$run_dir/s4.sock" \
+        --workers "$(fp6_last_cpu)" -- "${eal4[@]}" 2>&1) || rc=$?
+    fp6_clean_eal "$p4"
+    note "startup route load with a refused line: exit $rc: $(grep -m1 'lines refused' <<<"$out")"
+    [ "$rc" -ne 0 ] && [[ $out == *"1 lines refused, the first line 1"* ]]
+}
+check "a directory as config is refused; a startup route load with refused lines stops the start" \
+    config_files_only
 ctl port add p0 devargs net_null_obkeys >/dev/null || note "port add p0 failed"
 check "port.set over the socket: an unknown key or nothing to set is refused" port_set_keys
 
