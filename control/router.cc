@@ -319,23 +319,28 @@ absl::StatusOr<nlohmann::json> Router::port_set(const nlohmann::json& a) {
     }
     // The grammar asks for at least one setting; a client speaking the
     // protocol directly gets the same rule, and no key is silently ignored.
-    static constexpr std::string_view kSettings[] = {
-        "state",          "mtu",       "dad_transmits", "retrans_timer",
-        "strict_source",  "icmp_rate", "icmp_burst",    "icmp_hop_limit",
-        "base_reachable", "neigh_max", "redirects",     "host_if"};
+    // The settings are the grammar's own; the router advertisement ones
+    // only go with ra or ra-prefix (above).
+    static const CommandSpec* const spec = [] {
+        for (const CommandSpec& c : command_table())
+            if (c.cmd == "port.set")
+                return &c;
+        return static_cast<const CommandSpec*>(nullptr);
+    }();
+    static constexpr std::string_view kRaWords[] = {
+        "ra_interval", "ra_lifetime", "no_onlink", "no_autonomous", "valid_lft", "preferred_lft"};
     size_t settings = 0;
     for (auto it = a.begin(); it != a.end(); ++it) {
         if (it.key() == "ifname")
             continue;
-        static constexpr std::string_view kRaWords[] = {"ra_interval", "ra_lifetime",
-                                                        "no_onlink",   "no_autonomous",
-                                                        "valid_lft",   "preferred_lft"};
         if (std::find(std::begin(kRaWords), std::end(kRaWords), it.key()) != std::end(kRaWords))
             return absl::InvalidArgumentError(
                 fmt::format("\"{}\" is a router advertisement setting: give it with ra on|off "
                             "or ra-prefix PREFIX",
                             it.key()));
-        if (std::find(std::begin(kSettings), std::end(kSettings), it.key()) == std::end(kSettings))
+        if (spec == nullptr ||
+            std::none_of(spec->args.begin(), spec->args.end(),
+                         [&](const ArgSpec& arg) { return arg.key == it.key(); }))
             return absl::InvalidArgumentError(
                 fmt::format("port.set has no setting \"{}\"", it.key()));
         settings++;

@@ -104,6 +104,22 @@ std::vector<uint16_t> Dataplane::port_ids() const {
     return ids;
 }
 
+namespace {
+
+/* Why rte_dev_probe() failed, for an operator. -1 is most drivers' plain
+ * "failed", not EPERM: a missing interface, devargs the driver does not
+ * take, or a missing capability; the driver's log line says which. */
+std::string probe_failure(int rc) {
+    if (rc == -EFAULT || rc == -ENOENT || rc == -ENODEV)
+        return "no DPDK driver or device matches it";
+    if (rc == -1)
+        return "the driver refused it (a missing interface or capability, or devargs it does "
+               "not take: see fp6d's log)";
+    return errno_text(rc);
+}
+
+}  // namespace
+
 absl::StatusOr<uint16_t> Dataplane::add_port(const std::string& name, const std::string& devargs,
                                              uint16_t mtu) {
     if (auto existing = find_port_for(devargs)) {
@@ -114,15 +130,7 @@ absl::StatusOr<uint16_t> Dataplane::add_port(const std::string& name, const std:
         int rc = rte_dev_probe(devargs.c_str());
         if (rc < 0)
             return absl::InvalidArgumentError(
-                fmt::format("cannot probe device \"{}\": {}", devargs,
-                            rc == -EFAULT || rc == -ENOENT || rc == -ENODEV
-                                ? "no DPDK driver or device matches it"
-                            // -1 is most drivers' "failed", not EPERM: a missing
-                            // interface, a devargs the driver refuses, or a
-                            // missing capability; EAL's log says which.
-                            : rc == -1 ? "the driver refused it (a missing interface or capability, "
-                                         "or devargs it does not take: see fp6d's log)"
-                                       : errno_text(rc)));
+                fmt::format("cannot probe device \"{}\": {}", devargs, probe_failure(rc)));
     }
     std::optional<uint16_t> found = find_port_for(devargs);
     if (!found)

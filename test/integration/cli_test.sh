@@ -23,17 +23,8 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [ $# -ge 2 ]; then
-    FP6D=$(realpath "$1")
-    FP6CTL=$(realpath "$2")
-fi
-# shellcheck source=tools/lib.sh
-. "$HERE/../../tools/lib.sh"
-
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
+# shellcheck source=test/integration/harness.sh
+. "$HERE/harness.sh" "$@"
 
 if [ "$(id -u)" -ne 0 ]; then
     skip "needs root for DPDK (hugepages, /var/run/dpdk)"
@@ -43,38 +34,6 @@ fi
 for bin in "$FP6D" "$FP6CTL"; do
     [ -x "$bin" ] || fp6_die "$bin is not built"
 done
-
-passed=0
-failed=0
-
-# check NAME COMMAND...: run one check, print its verdict.
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        echo "ok - $name"
-        passed=$((passed + 1))
-    else
-        echo "not ok - $name"
-        failed=$((failed + 1))
-    fi
-}
-
-summary() {
-    echo "$passed passed, $failed failed"
-}
-
-# note TEXT...: details under the current check, "    # " before each line
-# of each TEXT; empty TEXTs print nothing.
-note() {
-    local text line
-    for text in "$@"; do
-        [ -n "$text" ] || continue
-        while IFS= read -r line; do
-            echo "    # $line"
-        done <<<"$text"
-    done
-}
 
 fp6_trap_cleanup
 # Print the summary after the cleanup, whatever way the script ends.

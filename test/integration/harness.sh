@@ -1,7 +1,18 @@
-# Sourced by the integration tests after tools/lib.sh: the verdict of each
-# check as an "ok - " / "not ok - " line, detail lines under it, the plain
-# closing line "N passed, N failed", and the skip exit (77) meson knows.
+# Sourced by the integration tests, with the script's arguments: the
+# binaries meson passes (FP6D FP6CTL, when given), tools/lib.sh (unless the
+# script sourced it already), the verdict of each check as an "ok - " /
+# "not ok - " line, detail lines under it, the plain closing line
+# "N passed, N failed", and the skip exit (77) meson knows.
 # shellcheck shell=bash
+
+if [ $# -ge 2 ]; then
+    FP6D=$(realpath "$1")
+    FP6CTL=$(realpath "$2")
+fi
+if ! declare -F fp6_cleanup >/dev/null; then
+    # shellcheck source=tools/lib.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib.sh"
+fi
 
 passed=0
 failed=0
@@ -25,9 +36,16 @@ check() {
     fi
 }
 
-# note TEXT...: a detail line under the check that follows.
+# note TEXT...: details under the check that follows, "  # " before each
+# line of each TEXT; empty TEXTs print nothing.
 note() {
-    echo "  # $*"
+    local text line
+    for text in "$@"; do
+        [ -n "$text" ] || continue
+        while IFS= read -r line; do
+            echo "  # $line"
+        done <<<"$text"
+    done
 }
 
 summary() {

@@ -29,14 +29,8 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [ $# -ge 2 ]; then
-    FP6D=$(realpath "$1")
-    FP6CTL=$(realpath "$2")
-fi
-# shellcheck source=tools/lib.sh
-. "$HERE/../../tools/lib.sh"
 # shellcheck source=test/integration/harness.sh
-. "$HERE/harness.sh"
+. "$HERE/harness.sh" "$@"
 
 need_netns
 

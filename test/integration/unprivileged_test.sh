@@ -25,14 +25,8 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [ $# -ge 2 ]; then
-    FP6D=$(realpath "$1")
-    FP6CTL=$(realpath "$2")
-fi
-# shellcheck source=tools/lib.sh
-. "$HERE/../../tools/lib.sh"
 # shellcheck source=test/integration/harness.sh
-. "$HERE/harness.sh"
+. "$HERE/harness.sh" "$@"
 
 need_netns
 need_tools ping ethtool setpriv useradd userdel groupadd groupdel /usr/bin/python3
