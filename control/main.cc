@@ -129,8 +129,8 @@ Options parse_options(int argc, char** argv) {
             o.mbufs = uint32_t(number());
         } else if (a == "--fib-groups") {
             uint64_t n = number();
-            if (n == 0 || n > (1u << 30))
-                usage_error("--fib-groups must be 1..1073741824");
+            if (n == 0 || n > Lpm6::kMaxGroups)
+                usage_error(fmt::format("--fib-groups must be 1..{}", Lpm6::kMaxGroups));
             o.fib_groups = uint32_t(n);
         } else if (a == "--metrics") {
             auto m = parse_metrics_addr(value());

@@ -46,6 +46,7 @@ enum class Step : uint8_t {
     kForward,  // rewritten, goes out of the next hop's port
     kPunt,     // for the control thread
     kLookup,   // passed the route-independent checks, needs the FIB
+    kPlain,    // kLookup, and sure to pass validate_forwarding() and any MTU
     kDrop,     // freed and counted under `why`
 };
 
@@ -91,11 +92,8 @@ inline bool port_usable(const Tables& t, uint16_t port) {
            t.ports[port].admin_up.load(std::memory_order_relaxed);
 }
 
-/* Ethernet header (IEEE 802.3 / RFC 2464). The headers must lie in the first
- * segment, as every PMD delivers them with the default buffer size. */
+/* Ethernet header (IEEE 802.3 / RFC 2464), in the first data_len bytes. */
 inline Drop validate_l2(const rte_mbuf* m, const rte_ether_addr& port_mac) {
-    if (unlikely(rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr)))
-        return Drop::kTruncated;
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     // RFC 2464 3: IPv6 is ethertype 0x86DD. TODO: 802.1Q tags.
     if (unlikely(eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV6)))
@@ -108,10 +106,9 @@ inline Drop validate_l2(const rte_mbuf* m, const rte_ether_addr& port_mac) {
     return Drop::kL2NotOurs;
 }
 
-/* IPv6 header (RFC 8200 3). Trims Ethernet padding past the datagram. */
+/* IPv6 header (RFC 8200 3), in the first data_len bytes. Trims Ethernet
+ * padding past the datagram. */
 inline Drop validate_ip6(rte_mbuf* m) {
-    if (unlikely(rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr)))
-        return Drop::kTruncated;
     const rte_ipv6_hdr* ip = ip6_of(m);
     // RFC 8200 3: Version = 6.
     if (unlikely((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != kIpVersion))
@@ -131,6 +128,22 @@ inline Drop validate_ip6(rte_mbuf* m) {
         (excess > UINT16_MAX || rte_pktmbuf_trim(m, uint16_t(excess)) != 0))
         return Drop::kBadLength;  // trailing bytes beyond the last segment: not padding
     return kOk;
+}
+
+/* Both headers, which must lie in the first segment (every PMD delivers
+ * them there with the default buffer size). A frame too short for them is
+ * truncated, unless its Ethernet header already says it is not for us. */
+inline Drop validate_headers(rte_mbuf* m, const rte_ether_addr& port_mac) {
+    constexpr uint32_t kHeaders = sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr);
+    if (unlikely(rte_pktmbuf_data_len(m) < kHeaders)) {
+        if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr))
+            return Drop::kTruncated;
+        const Drop why = validate_l2(m, port_mac);
+        return why != kOk ? why : Drop::kTruncated;
+    }
+    if (Drop why = validate_l2(m, port_mac); unlikely(why != kOk))
+        return why;
+    return validate_ip6(m);
 }
 
 /* Source and destination, whatever the route (RFC 4291), read in place: the
@@ -171,15 +184,17 @@ inline Verdict scoped_destination(const Ip6& dst, const PortAddrs* addrs) {
     return lookup();
 }
 
-/* Pass 1 for one packet. On kLookup, dst[0..15] holds the destination and
- * *plain tells whether the packet is sure to pass validate_forwarding()
- * (hop limit above 1, a source that is neither unspecified nor link-local:
- * its first byte is neither 0 nor 0xfe), so that pass 3 may skip it. */
+/* The largest frame that fits every IPv6 link (RFC 8200 5: MTU >= 1280). */
+constexpr uint32_t kAnyLinkFrame = sizeof(rte_ether_hdr) + 1280;
+
+/* Pass 1 for one packet. On kLookup or kPlain, dst[0..15] holds the
+ * destination. kPlain says that pass 3 may skip validate_forwarding() and
+ * the MTU check: a hop limit above 1, a source that is neither unspecified
+ * nor link-local (its first byte neither 0 nor 0xfe; 0xff was dropped
+ * here), and a datagram no link can refuse. */
 inline Verdict classify_local(rte_mbuf* m, const rte_ether_addr& port_mac, const PortAddrs* addrs,
-                              uint8_t* dst, bool* plain) {
-    if (Drop why = validate_l2(m, port_mac); unlikely(why != kOk))
-        return drop(why);
-    if (Drop why = validate_ip6(m); unlikely(why != kOk))
+                              uint8_t* dst) {
+    if (Drop why = validate_headers(m, port_mac); unlikely(why != kOk))
         return drop(why);
     const rte_ipv6_hdr* ip = ip6_of(m);
     if (Drop why = validate_addrs(ip->src_addr, ip->dst_addr); unlikely(why != kOk))
@@ -190,10 +205,10 @@ inline Verdict classify_local(rte_mbuf* m, const rte_ether_addr& port_mac, const
         if (v.step != Step::kLookup)
             return v;
     }
+    const bool plain = ip->hop_limits > 1 && uint8_t(ip->src_addr[0] - 1) < 0xfd &&
+                       rte_pktmbuf_pkt_len(m) <= kAnyLinkFrame;
     std::memcpy(dst, ip->dst_addr, 16);
-    const uint8_t src0 = ip->src_addr[0];
-    *plain = ip->hop_limits > 1 && src0 != 0 && src0 != 0xfe;
-    return lookup();
+    return likely(plain) ? Verdict{Step::kPlain, kOk} : lookup();
 }
 
 /* RFC 4443 3.1: Destination Unreachable with `code`. */
@@ -369,19 +384,20 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
 
     // Pass 1: the checks that need no route.
     Step step[BurstResult::kMax];
-    bool plain[BurstResult::kMax];
     uint8_t dsts[BurstResult::kMax][16];
     uint16_t n_lookup = 0;
+    uint16_t n_plain = 0;
     for (uint16_t i = 0; i < n && i < kPrefetchAhead; i++)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     for (uint16_t i = 0; i < n; i++) {
         if (i + kPrefetchAhead < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
-        const Verdict v = classify_local(pkts[i], port_mac, addrs, dsts[n_lookup], &plain[i]);
+        const Verdict v = classify_local(pkts[i], port_mac, addrs, dsts[n_lookup]);
         step[i] = v.step;
-        if (likely(v.step == Step::kLookup))
+        if (likely(v.step == Step::kPlain || v.step == Step::kLookup)) {
             n_lookup++;
-        else if (v.step == Step::kDrop)
+            n_plain += v.step == Step::kPlain;
+        } else if (v.step == Step::kDrop)
             drop_pkt(pkts[i], v.why);
     }
 
@@ -398,12 +414,10 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     // may be sent wait in `errors` and follow the local punts.
     rte_mbuf* errors[BurstResult::kMax];
     uint16_t n_err = 0;
-    uint64_t now = 0;  // the TSC, read at the burst's first error
+    const uint64_t now = local != nullptr && local->now != 0 ? local->now : rte_get_tsc_cycles();
     auto punt_error = [&](rte_mbuf* m, PuntReason why) {
         if (local == nullptr || !error_eligible(m, why.icmp_type))
             return false;
-        if (now == 0)
-            now = rte_get_tsc_cycles();
         // RFC 4443 2.4 (f): a token bucket limits the rate of errors.
         if (!local->icmp.allow(rx_port, now, port.icmp_rate.load(std::memory_order_relaxed),
                                port.icmp_burst.load(std::memory_order_relaxed))) {
@@ -425,8 +439,6 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         const rte_ipv6_hdr* ip = ip6_of(m);
         if (!source_on_link(t, Ip6::from_bytes(ip->src_addr), rx_port))
             return;
-        if (now == 0)
-            now = rte_get_tsc_cycles();
         // RFC 4861 8.2: the rate of Redirects is limited, apart from the errors'.
         if (!local->redirect.allow(rx_port, now, port.icmp_rate.load(std::memory_order_relaxed),
                                    port.icmp_burst.load(std::memory_order_relaxed))) {
@@ -449,61 +461,76 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         redirects[n_redir++] = c;
         st->redirect_punted++;
     };
-    const uint32_t use_stamp = uint32_t(rte_get_tsc_cycles() >> 28);
+    const uint32_t use_stamp = uint32_t(now >> 28);
+    // The out port whose packets may earn a Redirect; none is UINT16_MAX.
+    const uint16_t redirect_port = redirects_on ? rx_port : UINT16_MAX;
     uint16_t n_fwd = 0;
     auto forward_to = [&](rte_mbuf* m, const NextHop& nh) {
         // Tells the control thread the neighbour is in use (a STALE entry
         // then gets verified): a store only when it changed.
         if (unlikely(nh.used.load(std::memory_order_relaxed) != use_stamp))
             nh.used.store(use_stamp, std::memory_order_relaxed);
-        if (unlikely(nh.port == rx_port) && redirects_on)
+        if (unlikely(nh.port == redirect_port))
             punt_redirect(m, nh);
         rewrite(m, nh);
         out->tx[n_fwd] = m;
         out->tx_port[n_fwd++] = nh.port;
     };
     const NextHopTable* const nexthops = n_lookup != 0 ? t.nexthops : nullptr;
-    uint16_t j = 0;
-    for (uint16_t i = 0; i < n; i++) {
-        rte_mbuf* m = pkts[i];
-        if (step[i] == Step::kLookup) {
-            const NextHop* nh = nexthops != nullptr ? nexthops->get(nh_ids[j]) : nullptr;
-            j++;
-            // The common case in one test: a resolved neighbour, a packet
-            // that validate_forwarding() would pass (pass 1 said so), an
-            // out port that is up (admin_up is only ever true for a port
-            // that exists) and takes the packet's size.
-            if (likely(plain[i] && nh != nullptr && nh->kind == NhKind::kNeighbor &&
-                       nh->resolved)) {
-                const PortView& out_port = t.ports[nh->port];
-                if (likely(out_port.admin_up.load(std::memory_order_relaxed) &&
-                           rte_be_to_cpu_16(ip6_of(m)->payload_len) + sizeof(rte_ipv6_hdr) <=
-                               out_port.mtu.load(std::memory_order_relaxed))) {
-                    forward_to(m, *nh);
-                    continue;
-                }
-            }
-            // ECMP: the flow's member of the group (members are never groups).
-            if (unlikely(nh != nullptr && nh->kind == NhKind::kGroup))
-                nh = nexthops->get(nh->pick(flow_hash(m)));
-            const Verdict v = classify_route(t, m, nh);
-            if (likely(v.step == Step::kForward)) {
-                forward_to(m, *nh);
-            } else if (v.step == Step::kPunt) {
-                punt_local(m);
-                if (v.icmp.icmp_type == PuntReason::kResolve) {
-                    m->hash.usr = v.icmp.encode();
-                    st->resolve_punted++;
-                }
-            } else if (unlikely(v.icmp.is_error())) {
-                st->drops[size_t(v.why)]++;  // not forwarded, whether the error goes or not
-                if (!punt_error(m, v.icmp))
-                    dropped[n_drop++] = m;
-            } else {
-                drop_pkt(m, v.why);
-            }
-        } else if (step[i] == Step::kPunt) {
+    // Whatever the common case below does not take. Inlined into both loops:
+    // called out of line, it would make the burst's counters (n_fwd and the
+    // others it shares) live in memory instead of registers.
+    auto route = [&](rte_mbuf * m, const NextHop* nh) __attribute__((always_inline)) {
+        // ECMP: the flow's member of the group (members are never groups).
+        if (unlikely(nh != nullptr && nh->kind == NhKind::kGroup))
+            nh = nexthops->get(nh->pick(flow_hash(m)));
+        const Verdict v = classify_route(t, m, nh);
+        if (likely(v.step == Step::kForward)) {
+            forward_to(m, *nh);
+        } else if (v.step == Step::kPunt) {
             punt_local(m);
+            if (v.icmp.icmp_type == PuntReason::kResolve) {
+                m->hash.usr = v.icmp.encode();
+                st->resolve_punted++;
+            }
+        } else if (unlikely(v.icmp.is_error())) {
+            st->drops[size_t(v.why)]++;  // not forwarded, whether the error goes or not
+            if (!punt_error(m, v.icmp))
+                dropped[n_drop++] = m;
+        } else {
+            drop_pkt(m, v.why);
+        }
+    };
+    // The common case in one test: a packet that validate_forwarding() and
+    // any MTU would pass (pass 1 said kPlain) to a resolved neighbour on a
+    // port that is up (admin_up is only ever true for a port that exists).
+    auto common = [&t](const NextHop* nh) {
+        return nh->kind == NhKind::kNeighbor && nh->resolved &&
+               t.ports[nh->port].admin_up.load(std::memory_order_relaxed);
+    };
+    if (likely(n_plain == n && nexthops != nullptr)) {
+        // The usual burst: every packet plain, packet i's next hop in nh_ids[i].
+        const NextHopTable::Reader reader = nexthops->reader();
+        for (uint16_t i = 0; i < n; i++) {
+            const NextHop* nh = reader.get(nh_ids[i]);
+            if (likely(common(nh)))
+                forward_to(pkts[i], *nh);
+            else
+                route(pkts[i], nh);
+        }
+    } else {
+        uint16_t j = 0;
+        for (uint16_t i = 0; i < n; i++) {
+            if (step[i] == Step::kPlain || step[i] == Step::kLookup) {
+                const NextHop* nh = nexthops != nullptr ? nexthops->get(nh_ids[j]) : nullptr;
+                j++;
+                if (step[i] == Step::kPlain && nh != nullptr && common(nh))
+                    forward_to(pkts[i], *nh);
+                else
+                    route(pkts[i], nh);
+            } else if (step[i] == Step::kPunt) {
+                punt_local(pkts[i]);
+            }
         }
     }
     out->n_tx = n_fwd;

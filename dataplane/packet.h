@@ -108,6 +108,10 @@ struct alignas(64) WorkerStats {
 struct WorkerLocal {
     IcmpLimiter icmp;      // ICMPv6 errors per rx port (RFC 4443 2.4 (f))
     IcmpLimiter redirect;  // Redirects per rx port (RFC 4861 8.2), apart from the errors
+    /* The TSC at the start of the worker's loop iteration, which
+     * classify_burst() takes as its clock instead of reading it again;
+     * 0: it reads the TSC itself. */
+    uint64_t now = 0;
 };
 
 /* How much of a packet that earns a Redirect the worker copies for the

@@ -63,6 +63,7 @@ int Dataplane::run_worker(unsigned index) {
     // own cache lines), read racily by the control thread.
     uint64_t t_start = rte_rdtsc();
     while (!stop_.load(std::memory_order_relaxed)) {
+        local.now = t_start;
         const WorkerConf* conf = rcu_dereference(confs_[index]);
         unsigned got = 0;
         for (const WorkerConf::RxQueue& q : conf->rx) {

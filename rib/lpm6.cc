@@ -45,7 +45,7 @@ int level_end(int level) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Lpm6>> Lpm6::create(uint32_t max_groups) {
-    if (max_groups == 0 || max_groups > (kLink >> 1))
+    if (max_groups == 0 || max_groups > kMaxGroups)
         return absl::InvalidArgumentError(fmt::format("bad group count {}", max_groups));
     auto* tbl24 = static_cast<uint32_t*>(reserve(kTbl24Entries * sizeof(uint32_t)));
     auto* groups = static_cast<uint32_t*>(reserve(size_t(max_groups) * kGroupBytes));
@@ -94,7 +94,7 @@ void Lpm6::lookup_bulk(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) con
         const uint8_t* d = dsts[i];
         uint32_t e = load(&tbl24[index24(d)]);
         for (int byte = 3; e & kLink; byte++)
-            e = load(&groups[size_t(e & ~kLink) * 256 + d[byte]]);
+            e = load(next(groups, e, d[byte]));
         nhs[i] = e & kNhMask;
     }
 }
@@ -121,7 +121,7 @@ void Lpm6::lookup_by_level(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n)
             deeper = 0;
             for (unsigned i = 0; i < m; i++) {
                 if (e[i] & kLink)
-                    e[i] = load(&groups[size_t(e[i] & ~kLink) * 256 + d[i][byte]]);
+                    e[i] = load(next(groups, e[i], d[i][byte]));
                 deeper |= e[i];
             }
         }
@@ -211,10 +211,10 @@ absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
             uint32_t* fresh = groups_ + size_t(g) * 256;
             for (int k = 0; k < 256; k++)
                 fresh[k] = e;
-            store(&t[i], kLink | g);
+            store(&t[i], link_to(g));
             if (t == tbl24_)
                 tbl24_pages_[i >> kTbl24PageShift] = true;
-            e = kLink | g;
+            e = link_to(g);
         }
         t = group(e);
         i = a.data()[2 + level];
@@ -281,7 +281,7 @@ bool Lpm6::erase(const Prefix6& p) {
         if (!uniform)
             break;
         store(&s.parent[s.slot], v);
-        retired_.push_back(link & ~kLink);
+        retired_.push_back(group_of(link));
     }
     return true;
 }

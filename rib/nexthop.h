@@ -85,6 +85,14 @@ class NextHopTable {
     /* Worker side, inside an RCU read-side section (between quiescent
      * states). Never null for an id the current FIB holds. */
     const NextHop* get(uint32_t id) const noexcept { return rcu_dereference(slots_[id]); }
+    /* get() for a loop over many ids: the slot array's address taken once
+     * (a loop that writes packet bytes would otherwise make the compiler
+     * read it again for every id). Valid while the table lives. */
+    struct Reader {
+        NextHop* const* slots;
+        const NextHop* get(uint32_t id) const noexcept { return rcu_dereference(slots[id]); }
+    };
+    Reader reader() const noexcept { return Reader{slots_.data()}; }
 
     /* Control thread only. alloc() returns a fresh id, or 0 when the table
      * is full; publish() installs `nh` under `id` (nh.id is set to id) and

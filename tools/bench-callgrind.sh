@@ -64,7 +64,7 @@ for c in "${cases[@]}"; do
     read -ra args <<<"${c#*:}"
     out=$dir/$name.out
     if ! valgrind --tool=callgrind --callgrind-out-file="$out" \
-        --toggle-collect='fp6::classify_burst*' "$bench" "${args[@]}" --bursts "$bursts" \
+        --toggle-collect='fp6::classify_burst(*WorkerLocal*)' "$bench" "${args[@]}" --bursts "$bursts" \
         >"$dir/$name.log" 2>&1; then
         tail -5 "$dir/$name.log" >&2
         fp6_log "error: $name: fwd_bench failed under callgrind"
