@@ -1,6 +1,11 @@
 /* fp6d: the daemon. Parses its own options, starts EAL with the lcores the
  * workers need, replays the startup config, then runs the control thread's
  * event loop on the main lcore until SIGINT or SIGTERM. */
+// DPDK 22.11's rte_vect.h declares its functions without C linkage for C++;
+// first, before another DPDK header brings it in without.
+extern "C" {
+#include <rte_vect.h>
+}
 #include <rte_eal.h>
 #include <rte_lcore.h>
 #include <rte_pdump.h>
@@ -34,7 +39,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: fp6d [--config FILE] [--socket PATH] [--socket-group GROUP] [--workers CPULIST]\n"
-    "            [--idle-sleep USEC] [--mbufs N] [--fib-groups N] [--metrics [ADDR:]PORT]\n"
+    "            [--idle-sleep USEC] [--mbufs N] [--fib-groups N]\n"
+    "            [--fib-lookup auto|scalar|avx2|avx512] [--metrics [ADDR:]PORT]\n"
     "            [-- EAL-ARGS...]\n"
     "       fp6d --check-config FILE\n"
     "       fp6d --version\n";
@@ -47,6 +53,7 @@ struct Options {
     unsigned idle_sleep_us = 0;
     uint32_t mbufs = 16383;
     uint32_t fib_groups = Lpm6::kDefaultMaxGroups;
+    std::string fib_lookup = "auto";
     std::optional<MetricsAddr> metrics;  // off unless --metrics
     std::vector<std::string> eal;
 };
@@ -132,6 +139,12 @@ Options parse_options(int argc, char** argv) {
             if (n == 0 || n > Lpm6::kMaxGroups)
                 usage_error(fmt::format("--fib-groups must be 1..{}", Lpm6::kMaxGroups));
             o.fib_groups = uint32_t(n);
+        } else if (a == "--fib-lookup") {
+            o.fib_lookup = value();
+            if (o.fib_lookup != "auto" && o.fib_lookup != "scalar" && o.fib_lookup != "avx2" &&
+                o.fib_lookup != "avx512")
+                usage_error("--fib-lookup takes auto, scalar, avx2 or avx512, not \"" +
+                            o.fib_lookup + "\"");
         } else if (a == "--metrics") {
             auto m = parse_metrics_addr(value());
             if (!m.ok())
@@ -145,6 +158,51 @@ Options parse_options(int argc, char** argv) {
         }
     }
     return o;
+}
+
+/* EAL's cap on vector code, in bits (experimental API in DPDK 22.11). */
+unsigned eal_simd_width() {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    return rte_vect_get_max_simd_bitwidth();
+#pragma GCC diagnostic pop
+}
+
+bool eal_has_option(const std::vector<std::string>& eal, const std::string& name) {
+    for (const std::string& a : eal)
+        if (a == name || a.rfind(name + "=", 0) == 0)
+            return true;
+    return false;
+}
+
+/* The FIB lookup walk that --fib-lookup asks for, before EAL starts: a
+ * named walk the CPU lacks stops fp6d. auto takes AVX-512 where the CPU has
+ * it, else the scalar walks (on the AVX2 machines measured, the AVX2 walk
+ * was no faster: docs/performance.md). */
+Lpm6::Walk wanted_walk(const Options& o) {
+    if (o.fib_lookup == "auto")
+        return Lpm6::cpu_has(Lpm6::Walk::kAvx512) ? Lpm6::Walk::kAvx512 : Lpm6::Walk::kScalar;
+    const Lpm6::Walk w = o.fib_lookup == "avx512" ? Lpm6::Walk::kAvx512
+                         : o.fib_lookup == "avx2" ? Lpm6::Walk::kAvx2
+                                                  : Lpm6::Walk::kScalar;
+    if (!Lpm6::cpu_has(w))
+        usage_error(fmt::format("--fib-lookup {}: this CPU (or its OS) has no {}", o.fib_lookup,
+                                w == Lpm6::Walk::kAvx512 ? "AVX-512F" : "AVX2"));
+    return w;
+}
+
+/* After EAL: the walk, within the SIMD width EAL allows (a user's
+ * --force-max-simd-bitwidth below the walk's width wins for auto and stops
+ * fp6d for a walk asked by name). 0 in *refused: fine. */
+Lpm6::Walk allowed_walk(const Options& o, Lpm6::Walk w, unsigned* refused) {
+    const unsigned width = eal_simd_width();
+    const unsigned needs = w == Lpm6::Walk::kAvx512 ? 512 : w == Lpm6::Walk::kAvx2 ? 256 : 0;
+    *refused = 0;
+    if (width >= needs)
+        return w;
+    if (o.fib_lookup != "auto")
+        *refused = needs;
+    return Lpm6::Walk::kScalar;
 }
 
 bool eal_has_lcores(const std::vector<std::string>& eal) {
@@ -213,6 +271,11 @@ int run(const Options& o) {
         eal_args.insert(eal_args.end(), {"-l", l, "--main-lcore", std::to_string(main_lcore)});
     }
     eal_args.insert(eal_args.end(), o.eal.begin(), o.eal.end());
+    // EAL caps vector code at 256 bits unless told otherwise; the AVX-512
+    // walk needs it told (the user's own --force-max-simd-bitwidth stands).
+    const Lpm6::Walk walk = wanted_walk(o);
+    if (walk == Lpm6::Walk::kAvx512 && !eal_has_option(o.eal, "--force-max-simd-bitwidth"))
+        eal_args.push_back("--force-max-simd-bitwidth=512");
 
     // Signals are taken through a signalfd on the control thread; block them
     // before EAL creates its threads so they inherit the mask.
@@ -255,6 +318,17 @@ int run(const Options& o) {
     cfg.dataplane.idle_sleep_us = o.idle_sleep_us;
     cfg.dataplane.mbufs = o.mbufs;
     cfg.fib_groups = o.fib_groups;
+    unsigned refused = 0;
+    cfg.fib_walk = allowed_walk(o, walk, &refused);
+    if (refused != 0) {
+        std::fprintf(stderr,
+                     "fp6d: --fib-lookup %s needs vector code of %u bits; EAL allows %u "
+                     "(--force-max-simd-bitwidth)\n",
+                     o.fib_lookup.c_str(), refused, eal_simd_width());
+        return 1;
+    }
+    FP6_LOG(INFO, Control, "FIB lookup: {} walk (EAL allows vector code of {} bits)",
+            Lpm6::walk_name(cfg.fib_walk), eal_simd_width());
     if (!o.config.empty()) {
         std::error_code ec;
         cfg.config_path = std::filesystem::absolute(o.config, ec).string();

@@ -72,6 +72,9 @@ Router::Router(RouterConfig cfg)
       ncache_() {
     tables_->fib = &fib_;
     tables_->nexthops = &nexthops_;
+    if (!fib_.set_walk(cfg_.fib_walk))
+        FP6_LOG(WARNING, Rib, "this CPU cannot run the {} FIB lookup; scalar it is",
+                Lpm6::walk_name(cfg_.fib_walk));
     host_ = std::make_unique<HostPath>();
     if (!cfg_.clock)
         cfg_.clock = [] {

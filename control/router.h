@@ -40,6 +40,8 @@ struct RouterConfig {
     /* FIB groups (1 KiB each, reserved, backed when used): about 350k hold
      * a million Internet-like prefixes; "table full" past this. */
     uint32_t fib_groups = Lpm6::kDefaultMaxGroups;
+    /* How the workers' FIB lookups walk the table; one the CPU can run. */
+    Lpm6::Walk fib_walk = Lpm6::Walk::kScalar;
     /* Milliseconds on a monotonic clock; tests replace it with a fake one. */
     std::function<uint64_t()> clock;
     /* The --config file fp6d started with (absolute), or empty: where

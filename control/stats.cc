@@ -46,7 +46,8 @@ nlohmann::json rib_counts_json(const RibCounts& c) {
             {"fib_groups", c.fib_groups},
             {"fib_groups_max", c.fib_groups_max},
             {"fib_table_bytes", c.fib_table_bytes},
-            {"fib_index_bytes", c.fib_index_bytes}};
+            {"fib_index_bytes", c.fib_index_bytes},
+            {"fib_lookup", Lpm6::walk_name(c.fib_walk)}};
 }
 
 }  // namespace fp6

@@ -43,6 +43,9 @@ class Fib {
      * returns only after every reader has left the state before the batch. */
     void commit(bool grace);
 
+    /* The lookup_bulk() walk (Lpm6::set_walk): false when the CPU lacks it. */
+    bool set_walk(Lpm6::Walk w) noexcept { return lpm_->set_walk(w); }
+
     size_t size() const noexcept { return lpm_->size(); }
     uint64_t generation() const noexcept { return generation_; }
     const Lpm6& table() const noexcept { return *lpm_; }

@@ -71,7 +71,45 @@ Lpm6::~Lpm6() {
     munmap(groups_, size_t(max_groups_) * kGroupBytes);
 }
 
-void Lpm6::lookup_bulk(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept {
+const char* Lpm6::walk_name(Walk w) noexcept {
+    switch (w) {
+        case Walk::kScalar:
+            return "scalar";
+        case Walk::kAvx2:
+            return "avx2";
+        case Walk::kAvx512:
+            return "avx512";
+    }
+    return "unknown";
+}
+
+bool Lpm6::cpu_has(Walk w) noexcept {
+    switch (w) {
+        case Walk::kScalar:
+            return true;
+#if defined(__x86_64__)
+        // libgcc's CPU model checks both cpuid and the registers the OS saves (xgetbv).
+        case Walk::kAvx2:
+            return __builtin_cpu_supports("avx2");
+        case Walk::kAvx512:
+            return __builtin_cpu_supports("avx512f");
+#else
+        case Walk::kAvx2:
+        case Walk::kAvx512:
+            return false;
+#endif
+    }
+    return false;
+}
+
+bool Lpm6::set_walk(Walk w) noexcept {
+    if (!cpu_has(w))
+        return false;
+    walk_.store(w, std::memory_order_relaxed);
+    return true;
+}
+
+void Lpm6::lookup_scalar(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept {
     // Two ways, measured (docs/performance.md): walking level by level
     // across the batch overlaps the cache misses of a large table (random
     // destinations of the real table: 14 ns a lookup against 18 ns), while
@@ -119,9 +157,18 @@ void Lpm6::lookup_by_level(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n)
         }
         for (int byte = 3; (deeper & kLink) && byte < 16; byte++) {
             deeper = 0;
+            // Without a branch: whether a destination goes deeper is as
+            // good as random in a real table, and mispredicted branches
+            // cost more than reloading a finished lane's own leaf.
+            // (A mask, not a conditional: the compiler makes a branch of that.)
             for (unsigned i = 0; i < m; i++) {
-                if (e[i] & kLink)
-                    e[i] = load(next(groups, e[i], d[i][byte]));
+                const uint32_t cur = e[i];
+                const auto deeper_entry =
+                    reinterpret_cast<uintptr_t>(next(groups, cur, d[i][byte]));
+                const auto own = reinterpret_cast<uintptr_t>(&e[i]);
+                const uintptr_t take = uintptr_t(0) - uintptr_t(cur >> 31);  // all ones for a link
+                e[i] =
+                    load(reinterpret_cast<const uint32_t*>((deeper_entry & take) | (own & ~take)));
                 deeper |= e[i];
             }
         }

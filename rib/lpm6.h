@@ -74,9 +74,35 @@ class Lpm6 {
             e = load(next(groups_, e, dst[byte]));
         return e & kNhMask;
     }
-    /* The same for n destinations, walked level by level across the batch
-     * so that the cache misses of different destinations overlap. */
-    void lookup_bulk(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
+    /* The same for n destinations, in the walk set_walk() chose. */
+    void lookup_bulk(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept {
+        switch (walk_.load(std::memory_order_relaxed)) {
+            case Walk::kAvx512:
+                lookup_avx512(dsts, nhs, n);
+                return;
+            case Walk::kAvx2:
+                lookup_avx2(dsts, nhs, n);
+                return;
+            case Walk::kScalar:
+                break;
+        }
+        lookup_scalar(dsts, nhs, n);
+    }
+
+    /* How lookup_bulk() walks the table. kScalar: one destination after the
+     * other while the table fits the caches, level by level across the
+     * batch once it does not (see kCachedGroups). kAvx2 and kAvx512: 8 or
+     * 16 destinations at once, a level at a time, with gathers. All give
+     * the same answers. */
+    enum class Walk : uint8_t { kScalar, kAvx2, kAvx512 };
+    static const char* walk_name(Walk w) noexcept;
+    /* Whether this CPU (and the OS, which must save the wider registers)
+     * runs `w`. No EAL needed. */
+    static bool cpu_has(Walk w) noexcept;
+    /* Any thread, any time: readers take the new walk at their next
+     * lookup_bulk(). False, and nothing changed, when the CPU lacks it. */
+    bool set_walk(Walk w) noexcept;
+    Walk walk() const noexcept { return walk_.load(std::memory_order_relaxed); }
 
     /* Writer. Adds p -> nh or changes the next hop of p. Refused with
      * ResourceExhausted "table full" when the groups p needs are not there
@@ -135,7 +161,12 @@ class Lpm6 {
         return uint32_t(free_.size()) + (max_groups_ - high_water_);
     }
     uint32_t alloc_group();
+    void lookup_scalar(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
     void lookup_by_level(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
+    /* In lpm6_simd.cc, compiled for their instruction sets; called only
+     * where cpu_has() said yes. */
+    void lookup_avx2(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
+    void lookup_avx512(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
     /* Groups p's path still lacks. */
     uint32_t groups_missing(const Ip6& a, int depth) const;
     /* Stores `value` into entries [first, first + count) of `t` whose depth
@@ -152,6 +183,7 @@ class Lpm6 {
     /* Set by the writer once more than kCachedGroups groups were handed
      * out; readers then walk lookup_bulk() level by level. */
     std::atomic<bool> by_level_{false};
+    std::atomic<Walk> walk_{Walk::kScalar};
     std::vector<uint32_t> free_;     // reusable now
     std::vector<uint32_t> retired_;  // reusable after the next grace period
     std::vector<bool> tbl24_pages_;  // which 2 MiB pages of the first level were written

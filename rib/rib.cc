@@ -924,6 +924,7 @@ RibCounts Rib::counts() const {
     c.fib_groups_max = t.max_groups();
     c.fib_table_bytes = t.table_bytes();
     c.fib_index_bytes = t.index_bytes();
+    c.fib_walk = t.walk();
     return c;
 }
 

@@ -131,6 +131,7 @@ struct RibCounts {
     /* The FIB's memory: 1 KiB groups in use and the most it may use, bytes
      * of table written, bytes of its prefix index. */
     size_t fib_groups = 0, fib_groups_max = 0, fib_table_bytes = 0, fib_index_bytes = 0;
+    Lpm6::Walk fib_walk = Lpm6::Walk::kScalar;  // how the workers' lookups walk it
 };
 
 class Rib {

@@ -25,6 +25,10 @@
 #     unknown key or nothing to set is refused; --check-config of a
 #     directory is refused, and a startup route load with a refused line
 #     stops fp6d's start.
+#  7. The FIB lookup walk: `stats show` reports what --fib-lookup auto chose
+#     for this CPU (avx512 where it has AVX-512F, else scalar); an unknown
+#     walk, one the CPU lacks, and one wider than EAL's
+#     --force-max-simd-bitwidth are refused with a message.
 #
 # Usage: control_socket_test.sh [FP6D FP6CTL]   (meson passes the built binaries)
 # Exit: 0 all passed, 1 a check failed, 77 skipped (not root).
@@ -291,6 +295,31 @@ config_files_only() {
 }
 check "a directory as config is refused; a startup route load with refused lines stops the start" \
     config_files_only
+fib_lookup_choice() {
+    local out rc want=scalar p5=ob-sock5-$$ eal5
+    grep -qw avx512f /proc/cpuinfo && want=avx512
+    out=$(ctl -j stats show | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["routes"]["fib_lookup"])')
+    note "auto chose the $out walk (this CPU: $want expected)"
+    [ "$out" = "$want" ] || return 1
+    # Refused before EAL starts: a walk that is not one, or one this CPU lacks.
+    out=$("$FP6D" --fib-lookup avx3 2>&1) && return 1
+    [[ $out == *'--fib-lookup takes auto, scalar, avx2 or avx512, not "avx3"'* ]] || return 1
+    if [ "$want" = scalar ]; then
+        out=$("$FP6D" --fib-lookup avx512 2>&1) && return 1
+        note "$out"
+        [[ $out == *"this CPU (or its OS) has no AVX-512F"* ]] || return 1
+    fi
+    grep -qw avx2 /proc/cpuinfo || return 0
+    # EAL's own width below the walk's: refused once EAL said so.
+    read -ra eal5 <<<"$(fp6_eal_args "$p5")"
+    rc=0
+    out=$(timeout 60 "$FP6D" --socket "$run_dir/s5.sock" --workers "$(fp6_last_cpu)"         --fib-lookup avx2 -- "${eal5[@]}" --force-max-simd-bitwidth=128 2>&1) || rc=$?
+    fp6_clean_eal "$p5"
+    note "avx2 with EAL at 128 bits: exit $rc: $(grep -m1 'vector code' <<<"$out")"
+    [ "$rc" -ne 0 ] && [[ $out == *"needs vector code of 256 bits; EAL allows 128"* ]]
+}
+check "the FIB lookup walk: auto's choice reported; unknown, unsupported or too wide walks refused" \
+    fib_lookup_choice
 ctl port add p0 devargs net_null_obkeys >/dev/null || note "port add p0 failed"
 check "port.set over the socket: an unknown key or nothing to set is refused" port_set_keys
 

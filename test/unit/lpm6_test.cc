@@ -129,28 +129,56 @@ TEST(Lpm6, MatchesTheModelThroughRandomChurnAndEmptiesCompletely) {
 
 /* lookup_bulk() walks a small table one destination after the other and a
  * large one level by level: both give lookup()'s answers. */
-TEST(Lpm6, BulkLookupAgreesWithLookupInBothWalks) {
-    auto t = make(1 << 16);
+/* Every walk of lookup_bulk() the CPU has, each test run once per walk;
+ * one the CPU lacks is skipped, saying so. */
+class Lpm6Walk : public ::testing::TestWithParam<Lpm6::Walk> {
+  protected:
+    void SetUp() override {
+        if (!Lpm6::cpu_has(GetParam()))
+            GTEST_SKIP() << "this CPU cannot run the " << Lpm6::walk_name(GetParam()) << " walk";
+    }
+    std::unique_ptr<Lpm6> make_walking(uint32_t groups) {
+        auto t = make(groups);
+        EXPECT_TRUE(t->set_walk(GetParam()));
+        EXPECT_EQ(t->walk(), GetParam());
+        return t;
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(Walks, Lpm6Walk,
+                         ::testing::Values(Lpm6::Walk::kScalar, Lpm6::Walk::kAvx2,
+                                           Lpm6::Walk::kAvx512),
+                         [](const auto& info) { return std::string(Lpm6::walk_name(info.param)); });
+
+TEST_P(Lpm6Walk, BulkLookupAgreesWithLookup) {
+    auto t = make_walking(1 << 16);
     std::mt19937 rng(5);
     std::map<Prefix6, uint32_t> model;
     auto check = [&](const char* when) {
-        uint8_t dsts[32][16];
-        uint32_t nhs[32];
-        for (int round = 0; round < 64; round++) {
-            for (auto& d : dsts)
-                std::memcpy(d, probe_near(rng, model).data(), 16);
-            t->lookup_bulk(dsts, nhs, 32);
-            for (int i = 0; i < 32; i++)
-                ASSERT_EQ(nhs[i], t->lookup(dsts[i])) << when << " destination " << i;
+        uint8_t dsts[64][16];
+        uint32_t nhs[64];
+        // Whole vectors, a lone destination, and tails of every kind.
+        for (unsigned n : {32u, 1u, 7u, 8u, 15u, 16u, 17u, 31u, 64u}) {
+            for (int round = 0; round < 16; round++) {
+                for (unsigned i = 0; i < n; i++)
+                    std::memcpy(dsts[i], probe_near(rng, model).data(), 16);
+                t->lookup_bulk(dsts, nhs, n);
+                for (unsigned i = 0; i < n; i++)
+                    ASSERT_EQ(nhs[i], reference(model, Ip6::from_bytes(dsts[i])))
+                        << when << ", " << n << " destinations, destination " << i;
+            }
         }
     };
     auto add = [&](const Prefix6& p) {
-        uint32_t nh = 1 + rng() % 100000;
+        uint32_t nh = 1 + rng() % Lpm6::kMaxNextHop;
         ASSERT_TRUE(t->set(p, nh).ok());
         model[p] = nh;
     };
     for (int i = 0; i < 200; i++)
         add(random_prefix(rng));
+    // /128s: the deepest walk, all 16 bytes.
+    for (int i = 0; i < 20; i++)
+        add(Prefix6(probe_near(rng, model), 128));
     ASSERT_LT(t->groups_in_use(), Lpm6::kCachedGroups);
     check("small table");
     // /64s in distinct /40s: each needs groups of its own at three levels.
@@ -160,6 +188,17 @@ TEST(Lpm6, BulkLookupAgreesWithLookupInBothWalks) {
     }
     ASSERT_GT(t->groups_in_use(), Lpm6::kCachedGroups);
     check("large table");
+}
+
+TEST(Lpm6, RefusesAWalkTheCpuLacks) {
+    auto t = make();
+    for (auto w : {Lpm6::Walk::kAvx2, Lpm6::Walk::kAvx512}) {
+        if (Lpm6::cpu_has(w))
+            continue;
+        EXPECT_FALSE(t->set_walk(w)) << Lpm6::walk_name(w);
+        EXPECT_EQ(t->walk(), Lpm6::Walk::kScalar);
+    }
+    EXPECT_TRUE(t->set_walk(Lpm6::Walk::kScalar));
 }
 
 TEST(Lpm6, TableFullRefusesAndChangesNothing) {
@@ -205,8 +244,8 @@ TEST(Lpm6, RetiredGroupsComeBackOnlyAfterAGracePeriod) {
  * so every answer must be the next hop of a prefix covering the probe: a
  * recycled group read too early, a torn entry or a half-built group would
  * show up as another prefix's next hop or as 0. */
-TEST(Lpm6, ConcurrentReadersOnlySeeCoveringPrefixes) {
-    auto t = make(1 << 14);
+TEST_P(Lpm6Walk, ConcurrentReadersOnlySeeCoveringPrefixes) {
+    auto t = make_walking(1 << 14);
     constexpr uint32_t kCover = 1;
     ASSERT_TRUE(t->set(P("2001::/16"), kCover).ok());
     std::mt19937 rng(5);
