@@ -12,7 +12,9 @@
 #     port counters (telemetry socket) and, for fp6d, `fp6ctl stats show -j`:
 #       testpmd  dpdk-testpmd io forwarding: the I/O ceiling
 #       l3fwd    DPDK's l3fwd example (tools/bench/build-l3fwd.sh), LPM6 and
-#                FIB6 lookups, the same routes from --rule_ipv6 files
+#                FIB6 lookups, the same routes from --rule_ipv6 files; where
+#                the CPU has AVX-512F also FIB6 with EAL allowing 512-bit
+#                code (rte_fib6's AVX-512 lookup: l3fwd-fib512)
 #       fp6d     one worker, ports from devargs, a static neighbour
 #     Prints Mpps, TSC cycles per packet of the forwarding core (its busy
 #     CPU time x TSC rate / packets) and the ratios to testpmd and l3fwd.
@@ -262,22 +264,25 @@ run_testpmd() {
 
 l3fwd_bin=
 run_l3fwd() {
-    local scen=$1 lookup=$2 prefix=bn-bench-l3-$$ pid eal vd
+    local scen=$1 name=l3fwd-$2 lookup=$2 prefix=bn-bench-l3-$$ pid eal vd
     [ -n "$l3fwd_bin" ] || return
     bench_eal "$prefix"
+    if [ "$lookup" = fib512 ]; then
+        eal+=(--force-max-simd-bitwidth=512)
+        lookup=fib
+    fi
     read -ra vd <<<"$(vdevs "$gen/$scen.pcap")"
-    fp6_log "l3fwd $lookup, $scen"
+    fp6_log "$name, $scen"
     # One lcore, the main one: l3fwd opens a tx queue per lcore, and a
     # net_pcap port has one. --parse-ptype: net_pcap reports no packet types.
-    start pid "$run_dir/l3fwd-$lookup-$scen.log" "$l3fwd_bin" -l "$wk_cpu" "${eal[@]}" "${vd[@]}" \
+    start pid "$run_dir/$name-$scen.log" "$l3fwd_bin" -l "$wk_cpu" "${eal[@]}" "${vd[@]}" \
         -- -p 0x3 --config "(0,0,$wk_cpu),(1,0,$wk_cpu)" --lookup "$lookup" \
         --rule_ipv4 "$gen/v4.l3fwd" --rule_ipv6 "$gen/$scen.l3fwd6" --parse-ptype
-    if wait_forwarding "$prefix" "$pid" 1 120 &&
-        measure "l3fwd-$lookup" "$scen" "$prefix" "$pid" 0 1; then
+    if wait_forwarding "$prefix" "$pid" 1 120 && measure "$name" "$scen" "$prefix" "$pid" 0 1; then
         :
     else
-        tail -5 "$run_dir/l3fwd-$lookup-$scen.log" >&2
-        fail "l3fwd $lookup $scen: not measured"
+        tail -5 "$run_dir/$name-$scen.log" >&2
+        fail "$name $scen: not measured"
     fi
     stop "$pid"
 }
@@ -416,6 +421,8 @@ if [ "$use_l3fwd" -eq 1 ]; then
     fi
 fi
 lookups=(lpm fib)
+# rte_fib6 takes its AVX-512 lookup only where EAL allows 512-bit code.
+grep -qw avx512f /proc/cpuinfo && lookups+=(fib512)
 [ "$quick" -eq 1 ] && lookups=(lpm)
 for scen in "${scenarios[@]}"; do
     if [ "$memif" -eq 1 ]; then

@@ -24,7 +24,8 @@ import sys
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROGRAMS = [("testpmd", "testpmd io (ceiling)"), ("l3fwd-lpm", "l3fwd LPM6"),
-            ("l3fwd-fib", "l3fwd FIB6"), ("fp6d", "fp6d, 1 worker"),
+            ("l3fwd-fib", "l3fwd FIB6"), ("l3fwd-fib512", "l3fwd FIB6, AVX-512 lookup"),
+            ("fp6d", "fp6d, 1 worker"),
             ("fp6d-2w", "fp6d, 2 workers"), ("fp6d-memif", "fp6d, 1 worker, memif")]
 SCENARIOS = [("r16", "16 /64 routes"), ("r1k", "1k routes"), ("real", "real table")]
 
@@ -61,6 +62,7 @@ def cmd_window(a):
     if a.stats0 and a.stats1:
         s0, s1 = fp6_counts(load(a.stats0)), fp6_counts(load(a.stats1))
         out["fp6_forwarded"] = s1["forwarded"] - s0["forwarded"]
+        out["fib_lookup"] = load(a.stats1).get("routes", {}).get("fib_lookup")
         out["fp6_drops"] = {k: v - s0["drops"].get(k, 0) for k, v in s1["drops"].items()
                             if v - s0["drops"].get(k, 0)}
     json.dump(out, sys.stdout)
@@ -115,12 +117,14 @@ def cmd_table(a):
         if not f:
             continue
         ratios = []
-        for ref in ("l3fwd-lpm", "l3fwd-fib"):
+        for ref in ("l3fwd-lpm", "l3fwd-fib", "l3fwd-fib512"):
             r = res.get((ref, s))
             if r and r["mpps"]:
                 ratios.append("%.2f x %s" % (f["mpps"] / r["mpps"], ref))
         line = "%s, %s: %s" % (name, label, ", ".join(ratios) or "no l3fwd figure")
         line += "; forwarding core busy %.0f%%" % (100 * f["cpu_share"])
+        if f.get("fib_lookup"):
+            line += "; %s FIB walk" % f["fib_lookup"]
         two = res.get(("fp6d-2w", s))
         if name == "fp6d" and two and f["mpps"]:
             line += "; 2 workers: %.2f x 1 worker" % (two["mpps"] / f["mpps"])
