@@ -92,14 +92,32 @@ inline bool port_usable(const Tables& t, uint16_t port) {
            t.ports[port].admin_up.load(std::memory_order_relaxed);
 }
 
+/* A port's MAC as a 4-byte and a 2-byte word, compared in two operations. */
+struct MacWords {
+    uint32_t lo;
+    uint16_t hi;
+
+    explicit MacWords(const uint8_t* mac) {
+        std::memcpy(&lo, mac, 4);
+        std::memcpy(&hi, mac + 4, 2);
+    }
+    bool same(const uint8_t* mac) const {
+        uint32_t l;
+        uint16_t h;
+        std::memcpy(&l, mac, 4);
+        std::memcpy(&h, mac + 4, 2);
+        return ((l ^ lo) | uint32_t(h ^ hi)) == 0;
+    }
+};
+
 /* Ethernet header (IEEE 802.3 / RFC 2464), in the first data_len bytes. */
-inline Drop validate_l2(const rte_mbuf* m, const rte_ether_addr& port_mac) {
+inline Drop validate_l2(const rte_mbuf* m, const MacWords& port_mac) {
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     // RFC 2464 3: IPv6 is ethertype 0x86DD. TODO: 802.1Q tags.
     if (unlikely(eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV6)))
         return Drop::kNotIpv6;
     // IEEE 802.3 3.2.3: a station takes its own address and group (I/G bit) addresses.
-    if (likely(rte_is_same_ether_addr(&eth->dst_addr, &port_mac)))
+    if (likely(port_mac.same(eth->dst_addr.addr_bytes)))
         return kOk;
     if (likely(rte_is_multicast_ether_addr(&eth->dst_addr)))
         return kOk;
@@ -133,7 +151,7 @@ inline Drop validate_ip6(rte_mbuf* m) {
 /* Both headers, which must lie in the first segment (every PMD delivers
  * them there with the default buffer size). A frame too short for them is
  * truncated, unless its Ethernet header already says it is not for us. */
-inline Drop validate_headers(rte_mbuf* m, const rte_ether_addr& port_mac) {
+inline Drop validate_headers(rte_mbuf* m, const MacWords& port_mac) {
     constexpr uint32_t kHeaders = sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr);
     if (unlikely(rte_pktmbuf_data_len(m) < kHeaders)) {
         if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr))
@@ -192,7 +210,7 @@ constexpr uint32_t kAnyLinkFrame = sizeof(rte_ether_hdr) + 1280;
  * the MTU check: a hop limit above 1, a source that is neither unspecified
  * nor link-local (its first byte neither 0 nor 0xfe; 0xff was dropped
  * here), and a datagram no link can refuse. */
-inline Verdict classify_local(rte_mbuf* m, const rte_ether_addr& port_mac, const PortAddrs* addrs,
+inline Verdict classify_local(rte_mbuf* m, const MacWords& port_mac, const PortAddrs* addrs,
                               uint8_t* dst) {
     if (Drop why = validate_headers(m, port_mac); unlikely(why != kOk))
         return drop(why);
@@ -205,10 +223,12 @@ inline Verdict classify_local(rte_mbuf* m, const rte_ether_addr& port_mac, const
         if (v.step != Step::kLookup)
             return v;
     }
-    const bool plain = ip->hop_limits > 1 && uint8_t(ip->src_addr[0] - 1) < 0xfd &&
-                       rte_pktmbuf_pkt_len(m) <= kAnyLinkFrame;
+    // Three tests, and no branch between them (& rather than &&).
+    const bool plain = (ip->hop_limits > 1) & (uint8_t(ip->src_addr[0] - 1) < 0xfd) &
+                       (rte_pktmbuf_pkt_len(m) <= kAnyLinkFrame);
     std::memcpy(dst, ip->dst_addr, 16);
-    return likely(plain) ? Verdict{Step::kPlain, kOk} : lookup();
+    static_assert(uint8_t(Step::kPlain) == uint8_t(Step::kLookup) + 1);
+    return {Step(uint8_t(Step::kLookup) + plain), kOk};
 }
 
 /* RFC 4443 3.1: Destination Unreachable with `code`. */
@@ -378,8 +398,7 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         return;
     }
     const PortView& port = t.ports[rx_port];
-    rte_ether_addr port_mac;
-    std::memcpy(port_mac.addr_bytes, port.mac.data(), RTE_ETHER_ADDR_LEN);
+    const MacWords port_mac(port.mac.data());
     const PortAddrs* addrs = port.read_addrs();
 
     // Pass 1: the checks that need no route.
