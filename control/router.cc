@@ -723,16 +723,19 @@ nlohmann::json Router::route_json(const Route& r) const {
 }
 
 absl::Status Router::route_change(const RouteSpec& spec, RouteVerb verb, bool grace) {
-    // What was there, to put back if the FIB refuses the change.
+    // What was there, to put back if the FIB refuses the change. An add
+    // that gets that far replaced nothing: add_static() refuses a prefix
+    // and metric that are taken.
     const uint32_t metric = spec.metric.value_or(kMetricDefault);
     std::optional<RouteSpec> before;
-    for (const Route* r : rib_.routes_of(spec.dst))
-        if (r->metric == metric && r->origin == RouteOrigin::kStatic) {
-            RouteSpec b(r->dst, r->type, std::nullopt, std::nullopt, r->metric);
-            b.paths = r->paths;
-            b.prefsrc = r->prefsrc;
-            before = b;
-        }
+    if (verb != RouteVerb::kAdd)
+        for (const Route* r : rib_.routes_of(spec.dst))
+            if (r->metric == metric && r->origin == RouteOrigin::kStatic) {
+                RouteSpec b(r->dst, r->type, std::nullopt, std::nullopt, r->metric);
+                b.paths = r->paths;
+                b.prefsrc = r->prefsrc;
+                before = b;
+            }
     switch (verb) {
         case RouteVerb::kAdd:
             FP6_RETURN_IF_ERROR(rib_.add_static(spec));
@@ -855,13 +858,20 @@ Router::JobStep Router::flush_slice(FlushRun& run) {
     return {true, nlohmann::json{{"removed", run.removed}}};
 }
 
-std::optional<RouteSpec> Router::simple_route_line(std::span<const std::string_view> w) const {
+std::optional<RouteSpec> Router::simple_route_line(std::span<const std::string_view> w) {
     if ((w.size() != 3 && w.size() != 5) || w[1] != "via" || (w.size() == 5 && w[3] != "dev"))
         return std::nullopt;
     auto dst = Prefix6::parse(w[0]);
-    auto gw = Ip6::parse(w[2]);
-    if (!dst || !gw)
+    if (!dst)
         return std::nullopt;  // the general path names what is wrong
+    if (w[2] != last_gw_text_) {
+        auto gw = Ip6::parse(w[2]);
+        if (!gw)
+            return std::nullopt;
+        last_gw_text_ = w[2];
+        last_gw_ = *gw;
+    }
+    const Ip6& gw = last_gw_;
     std::optional<uint16_t> port;
     if (w.size() == 5) {
         uint16_t id;
@@ -869,7 +879,7 @@ std::optional<RouteSpec> Router::simple_route_line(std::span<const std::string_v
             return std::nullopt;
         port = id;
     }
-    return RouteSpec(*dst, RouteType::kUnicast, *gw, port);
+    return RouteSpec(*dst, RouteType::kUnicast, gw, port);
 }
 
 std::optional<absl::Status> Router::quick_load_line(std::string_view line) {
@@ -877,16 +887,18 @@ std::optional<absl::Status> Router::quick_load_line(std::string_view line) {
     // general path.
     std::array<std::string_view, 7> w;
     size_t n = 0;
+    // Most characters are above the space: one well-predicted compare each.
+    auto blank = [](char c) { return uint8_t(c) <= ' ' && (c == ' ' || c == '\t' || c == '\r'); };
     for (size_t i = 0; i < line.size();) {
         const char c = line[i];
-        if (c == ' ' || c == '\t' || c == '\r') {
+        if (blank(c)) {
             i++;
             continue;
         }
         if (c == '"' || c == '\'' || c == '#' || n == w.size())
             return std::nullopt;
         size_t j = i;
-        while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r')
+        while (j < line.size() && !blank(line[j]))
             j++;
         w[n++] = line.substr(i, j - i);
         i = j;

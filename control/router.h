@@ -199,7 +199,7 @@ class Router {
     absl::StatusOr<RoutePath> path_of(const nlohmann::json& a, bool recursive) const;
     /* Words of the shape "PREFIX via GW [dev NAME]" as a spec, or nullopt
      * for anything else (or anything wrong in it). */
-    std::optional<RouteSpec> simple_route_line(std::span<const std::string_view> words) const;
+    std::optional<RouteSpec> simple_route_line(std::span<const std::string_view> words);
     /* A route load line of a common shape ("PREFIX via GW [dev NAME]", or
      * that after "route add" or "route del") applied without the command
      * grammar: its result, or nullopt for any other line. */
@@ -301,6 +301,10 @@ class Router {
     JobStep flush_slice(FlushRun& run);
     absl::Status load_line(std::vector<std::string> words);
     std::string job_running_;  // what the running long operation is ("" when none)
+    /* The last gateway text simple_route_line() parsed and its address: a
+     * route load names the same few gateways line after line. */
+    std::string last_gw_text_;
+    Ip6 last_gw_;
 
     RouterConfig cfg_;
     std::unique_ptr<Tables> tables_;

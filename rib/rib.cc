@@ -330,9 +330,20 @@ Rib::Members Rib::route_members(const Route& r) const {
 void Rib::derive(Route& r) {
     if (!is_static_unicast(r))
         return;
-    Members m = route_members(r);
-    uint32_t id = m.empty() ? 0 : nh_get_members(m);
-    if (id == 0 && !m.empty())
+    // One path with at most one member (most routes): that member, weight
+    // aside, is what route_members() would give, without building a set.
+    Members built;
+    const Members* m = &built;
+    auto one =
+        r.paths.size() == 1
+            ? resolutions_.find(PathKey{r.paths[0].gateway, r.paths[0].port, r.paths[0].recursive})
+            : resolutions_.end();
+    if (one != resolutions_.end() && one->second.members.size() <= 1)
+        m = &one->second.members;
+    else
+        built = route_members(r);
+    uint32_t id = m->empty() ? 0 : nh_get_members(*m);
+    if (id == 0 && !m->empty())
         FP6_LOG(ERR, Rib, "next hop table full: {} stays inactive", r.dst.str());
     if (id == r.nh_id && id != 0) {
         nh_put(id);  // the reference the route already holds is enough
@@ -397,6 +408,7 @@ void Rib::reresolve() {
 
 void Rib::changed_route(const Route& r) {
     dirty_.insert(r.dst);
+    forget_gateways(r.dst);
     // Resolutions need another look only when a route covering one of their
     // gateways changed (ports changing state set the flag themselves).
     if (!routes_changed_)
@@ -415,65 +427,95 @@ void Rib::changed_route(const Route& r) {
 
 /* ---- route changes ---- */
 
-absl::Status Rib::check_path(RoutePath* p, bool pending) const {
-    if (p->port != kNoPort && port_info(p->port) == nullptr)
+Rib::GatewayView Rib::gateway_view(const Ip6& gw) const {
+    if (auto it = gateway_views_.find(gw); it != gateway_views_.end())
+        return it->second;
+    GatewayView v;
+    if (auto it = routes_.find(Prefix6(gw, 128)); it != routes_.end())
+        v.local = std::any_of(it->second.begin(), it->second.end(),
+                              [](const Route& r) { return r.origin == RouteOrigin::kLocal; });
+    if (const Route* r = lookup(gw)) {
+        v.len = r->dst.len();
+        v.onlink = r->onlink();
+        if (v.onlink)
+            v.port = route_port(*r);
+    }
+    if (gateway_views_.size() >= kGatewayViews) {
+        gateway_views_.clear();
+        gateway_views_min_len_ = 129;
+    }
+    gateway_views_.emplace(gw, v);
+    gateway_views_min_len_ = std::min(gateway_views_min_len_, v.len);
+    return v;
+}
+
+void Rib::forget_gateways(const Prefix6& changed) {
+    // Only a route of a prefix covering the gateway, and no shorter than
+    // the best one found for it, can change what lookup() answers (or, at
+    // /128, whether the gateway is ours).
+    if (changed.len() < gateway_views_min_len_)
+        return;
+    absl::erase_if(gateway_views_, [&](const auto& e) {
+        return changed.len() >= e.second.len && changed.contains(e.first);
+    });
+    if (gateway_views_.empty())
+        gateway_views_min_len_ = 129;
+}
+
+absl::Status Rib::check_path(const RoutePath& p, bool pending) const {
+    if (p.port != kNoPort && port_info(p.port) == nullptr)
         return absl::NotFoundError("unknown port");
-    if (p->weight == 0 || p->weight > kMaxWeight)
+    if (p.weight == 0 || p.weight > kMaxWeight)
         return absl::InvalidArgumentError(
-            fmt::format("weight {} out of range 1..{}", p->weight, kMaxWeight));
-    if (!p->gateway) {
-        if (p->port == kNoPort)
+            fmt::format("weight {} out of range 1..{}", p.weight, kMaxWeight));
+    if (!p.gateway) {
+        if (p.port == kNoPort)
             return absl::InvalidArgumentError("a unicast route needs via GATEWAY or dev PORT");
-        if (p->recursive)
+        if (p.recursive)
             return absl::InvalidArgumentError("recursive needs a gateway");
         return absl::OkStatus();
     }
-    const Ip6& gw = *p->gateway;
+    const Ip6& gw = *p.gateway;
     if (gw.is_unspecified())
         return absl::InvalidArgumentError("gateway :: is unspecified");
     if (gw.is_multicast() || gw.is_loopback())
         return absl::InvalidArgumentError(
             fmt::format("gateway {} is not a unicast neighbour address", gw.str()));
-    if (auto it = routes_.find(Prefix6(gw, 128)); it != routes_.end())
-        for (const Route& r : it->second)
-            if (r.origin == RouteOrigin::kLocal)
-                return absl::InvalidArgumentError(fmt::format(
-                    "gateway {} is one of our own addresses; use dev for an interface route",
-                    gw.str()));
+    const GatewayView v = gateway_view(gw);
+    if (v.local)
+        return absl::InvalidArgumentError(fmt::format(
+            "gateway {} is one of our own addresses; use dev for an interface route", gw.str()));
     if (gw.is_linklocal()) {
-        if (p->port == kNoPort)
+        if (p.port == kNoPort)
             return absl::InvalidArgumentError(fmt::format(
                 "link-local gateway {} needs dev: it is ambiguous across ports", gw.str()));
-        if (p->recursive)
+        if (p.recursive)
             return absl::InvalidArgumentError(
                 fmt::format("link-local gateway {} cannot be recursive", gw.str()));
         return absl::OkStatus();
     }
-    if (p->recursive) {
-        if (p->port != kNoPort)
+    if (p.recursive) {
+        if (p.port != kNoPort)
             return absl::InvalidArgumentError(
                 "a recursive gateway is resolved through any route; drop dev");
         return absl::OkStatus();
     }
-    const Route* r = lookup(gw);
-    if (pending &&
-        (r == nullptr || !r->onlink() || (p->port != kNoPort && p->port != route_port(*r))))
-        return absl::OkStatus();  // inactive until the gateway is on-link (through p->port)
-    if (r == nullptr || !r->onlink())
+    if (pending && (!v.onlink || (p.port != kNoPort && p.port != v.port)))
+        return absl::OkStatus();  // inactive until the gateway is on-link (through p.port)
+    if (!v.onlink)
         return absl::FailedPreconditionError(fmt::format(
             "gateway {} is not on-link: no connected route covers it (add recursive to resolve "
             "it through other routes)",
             gw.str()));
-    uint16_t port = route_port(*r);
-    if (p->port != kNoPort && p->port != port)
+    if (p.port != kNoPort && p.port != v.port)
         return absl::InvalidArgumentError(
             fmt::format("gateway {} is on-link through {}, not through {}", gw.str(),
-                        port_info(port) ? port_info(port)->name : "?",
-                        port_info(p->port) ? port_info(p->port)->name : "?"));
+                        port_info(v.port) ? port_info(v.port)->name : "?",
+                        port_info(p.port) ? port_info(p.port)->name : "?"));
     return absl::OkStatus();
 }
 
-absl::Status Rib::check_spec(RouteSpec& spec) const {
+absl::Status Rib::check_spec(const RouteSpec& spec) const {
     if (spec.dst.has_host_bits())
         return absl::InvalidArgumentError(
             fmt::format("prefix {} has host bits set; did you mean {}?", spec.dst.str(),
@@ -490,7 +532,7 @@ absl::Status Rib::check_spec(RouteSpec& spec) const {
         return absl::InvalidArgumentError(
             fmt::format("{} next hops; at most {}", spec.paths.size(), kMaxPaths));
     for (size_t i = 0; i < spec.paths.size(); i++) {
-        FP6_RETURN_IF_ERROR(check_path(&spec.paths[i], spec.pending));
+        FP6_RETURN_IF_ERROR(check_path(spec.paths[i], spec.pending));
         for (size_t j = 0; j < i; j++)
             if (same_path(spec.paths[i], spec.paths[j]))
                 return absl::InvalidArgumentError("the same next hop is given twice");
@@ -499,7 +541,14 @@ absl::Status Rib::check_spec(RouteSpec& spec) const {
 }
 
 void Rib::insert_route(Route r) {
-    RouteList& list = routes_[r.dst];
+    auto at = routes_.lower_bound(r.dst);
+    insert_route(std::move(r), at);
+}
+
+void Rib::insert_route(Route r, RouteMap::iterator at) {
+    if (at == routes_.end() || at->first != r.dst)
+        at = routes_.emplace_hint(at, r.dst, RouteList{});
+    RouteList& list = at->second;
     if (list.empty())
         len_count_[size_t(r.dst.len())]++;
     auto pos = std::upper_bound(list.begin(), list.end(), r,
@@ -525,11 +574,16 @@ void Rib::remove_route(Prefix6 dst, uint32_t metric) {
     auto it = routes_.find(dst);
     if (it == routes_.end())
         return;
-    RouteList& list = it->second;
+    const RouteList& list = it->second;
     auto r =
         std::find_if(list.begin(), list.end(), [&](const Route& c) { return c.metric == metric; });
-    if (r == list.end())
-        return;
+    if (r != list.end())
+        remove_route(it, size_t(r - list.begin()));
+}
+
+void Rib::remove_route(RouteMap::iterator at, size_t index) {
+    RouteList& list = at->second;
+    auto r = list.begin() + long(index);
     if (is_static_unicast(*r))
         for (const RoutePath& p : r->paths)
             path_use(*r, p, -1);
@@ -542,8 +596,8 @@ void Rib::remove_route(Prefix6 dst, uint32_t metric) {
     changed_route(gone);
     nh_put(id);
     if (list.empty()) {
-        routes_.erase(it);
-        len_count_[size_t(dst.len())]--;
+        len_count_[size_t(at->first.len())]--;
+        routes_.erase(at);
     }
 }
 
@@ -570,15 +624,19 @@ Route* Rib::find_route(const Prefix6& dst, uint32_t metric) {
     return nullptr;
 }
 
-absl::Status Rib::add_static(const RouteSpec& in) {
-    RouteSpec spec = in;
+absl::Status Rib::add_static(const RouteSpec& spec) {
     FP6_RETURN_IF_ERROR(check_spec(spec));
-    if (const Route* r = find_route(spec.dst, spec.metric.value_or(kMetricDefault)))
-        return absl::AlreadyExistsError(fmt::format("route exists: {}", describe(*r)));
+    // One search of the routes serves the check and the insertion.
+    const uint32_t metric = spec.metric.value_or(kMetricDefault);
+    auto at = routes_.lower_bound(spec.dst);
+    if (at != routes_.end() && at->first == spec.dst)
+        for (const Route& r : at->second)
+            if (r.metric == metric)
+                return absl::AlreadyExistsError(fmt::format("route exists: {}", describe(r)));
     Route r = make_static(spec);
     if (spec.type != RouteType::kUnicast && r.nh_id == 0)
         return absl::ResourceExhaustedError("next hop table full");
-    insert_route(std::move(r));
+    insert_route(std::move(r), at);  // make_static() left the routes as they were
     return absl::OkStatus();
 }
 
@@ -594,8 +652,7 @@ void Rib::set_paths(Route& r, std::vector<RoutePath> paths) {
     changed_route(r);
 }
 
-absl::Status Rib::append_static(const RouteSpec& in) {
-    RouteSpec spec = in;
+absl::Status Rib::append_static(const RouteSpec& spec) {
     FP6_RETURN_IF_ERROR(check_spec(spec));
     Route* r = find_route(spec.dst, spec.metric.value_or(kMetricDefault));
     if (r == nullptr)
@@ -617,8 +674,7 @@ absl::Status Rib::append_static(const RouteSpec& in) {
     return absl::OkStatus();
 }
 
-absl::Status Rib::replace_static(const RouteSpec& in) {
-    RouteSpec spec = in;
+absl::Status Rib::replace_static(const RouteSpec& spec) {
     FP6_RETURN_IF_ERROR(check_spec(spec));
     uint32_t metric = spec.metric.value_or(kMetricDefault);
     Route* r = find_route(spec.dst, metric);
@@ -676,40 +732,42 @@ absl::Status Rib::del_static(const RouteSpec& spec) {
             return !want->gateway && want->port == r.port;
         return std::any_of(r.paths.begin(), r.paths.end(), path_matches);
     };
-    std::vector<const Route*> hits;
+    RouteList& list = it->second;
+    size_t hit = 0, hits = 0;
     bool owned_hit = false;
-    for (const Route& r : it->second) {
-        if (!matches(r))
+    for (size_t i = 0; i < list.size(); i++) {
+        if (!matches(list[i]))
             continue;
-        if (r.origin == RouteOrigin::kStatic)
-            hits.push_back(&r);
-        else
+        if (list[i].origin != RouteOrigin::kStatic)
             owned_hit = true;
+        else if (hits++ == 0)
+            hit = i;
     }
-    if (hits.empty()) {
+    if (hits == 0) {
         if (owned_hit)
             return absl::FailedPreconditionError(fmt::format(
                 "{} belongs to an address; delete the address instead", spec.dst.str()));
         return absl::NotFoundError(fmt::format("no such route: {}", spec.dst.str()));
     }
-    if (hits.size() > 1) {
+    if (hits > 1) {
         std::string names;
-        for (const Route* r : hits)
-            names += (names.empty() ? "" : "; ") + describe(*r);
+        for (const Route& r : list)
+            if (r.origin == RouteOrigin::kStatic && matches(r))
+                names += (names.empty() ? "" : "; ") + describe(r);
         return absl::FailedPreconditionError("several routes match: " + names);
     }
-    Route* r = find_route(hits[0]->dst, hits[0]->metric);
-    if (want != nullptr && r->paths.size() > 1) {
+    Route& r = list[hit];
+    if (want != nullptr && r.paths.size() > 1) {
         std::vector<RoutePath> keep;
-        for (const RoutePath& p : r->paths)
+        for (const RoutePath& p : r.paths)
             if (!path_matches(p))
                 keep.push_back(p);
         if (!keep.empty()) {
-            set_paths(*r, std::move(keep));
+            set_paths(r, std::move(keep));
             return absl::OkStatus();
         }
     }
-    remove_route(r->dst, r->metric);
+    remove_route(it, hit);
     return absl::OkStatus();
 }
 
@@ -849,14 +907,14 @@ absl::Status Rib::commit(bool grace) {
         routes_changed_ = false;
         reresolve();
     }
-    std::vector<Prefix6> todo(dirty_.begin(), dirty_.end());
+    std::vector<Prefix6>& todo = todo_;
+    todo.assign(dirty_.begin(), dirty_.end());
     dirty_.clear();
+    // No get() first: Lpm6::set() of the next hop a prefix already has
+    // returns at once, and erase() of a prefix the FIB lacks finds nothing.
     for (size_t i = 0; i < todo.size(); i++) {
         const Prefix6& p = todo[i];
         std::optional<uint32_t> want = desired_fib(p);
-        std::optional<uint32_t> have = fib_.get(p);
-        if (want == have)
-            continue;
         if (!want) {
             fib_.erase(p);
             continue;

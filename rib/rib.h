@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -246,10 +247,6 @@ class Rib {
                               k.port, k.recursive);
         }
     };
-    struct Resolution {
-        Members members;                                          // empty: unusable
-        absl::flat_hash_set<std::pair<Prefix6, uint32_t>> users;  // routes with this path
-    };
     using RouteList = std::vector<Route>;  // sorted by metric
     /* Address order, then length, as Prefix6's own order, with two 64-bit
      * compares instead of a memcmp call: the RIB's hottest comparison. */
@@ -271,18 +268,50 @@ class Rib {
     };
 
     using RouteId = std::pair<Prefix6, uint32_t>;  // prefix and metric name a route
+    struct RouteIdLess {
+        bool operator()(const RouteId& a, const RouteId& b) const {
+            if (a.first != b.first)
+                return PrefixLess()(a.first, b.first);
+            return a.second < b.second;
+        }
+    };
+    struct Resolution {
+        Members members;  // empty: unusable
+        /* Routes with this path. Ordered: a route load usually comes in
+         * prefix order, and then each insert or erase lands next to the
+         * previous one, where a hash set's would land anywhere in a
+         * table of megabytes. */
+        absl::btree_set<RouteId, RouteIdLess> users;
+    };
+    using RouteMap = absl::btree_map<Prefix6, RouteList, PrefixLess>;
 
     uint32_t nh_get(const NhKey& key);
     uint32_t nh_get_members(const Members& m);
     void nh_put(uint32_t id);
     NextHop nh_build(const NhKey& key) const;
 
-    absl::Status check_spec(RouteSpec& spec) const;
-    absl::Status check_path(RoutePath* p, bool pending) const;
+    /* What check_path() needs to know of a gateway: whether it is one of
+     * our addresses, and the best active route covering it (its prefix
+     * length, whether it is on-link, and the port then). */
+    struct GatewayView {
+        bool local = false;
+        bool onlink = false;
+        uint16_t port = kNoPort;  // while onlink
+        int len = -1;             // the best route's prefix length; -1: none
+    };
+    GatewayView gateway_view(const Ip6& gw) const;
+    void forget_gateways(const Prefix6& changed);
+
+    absl::Status check_spec(const RouteSpec& spec) const;
+    absl::Status check_path(const RoutePath& p, bool pending) const;
     Route make_static(const RouteSpec& spec);
     Route* find_route(const Prefix6& dst, uint32_t metric);
     void insert_route(Route r);
+    /* The same where `at` is routes_.lower_bound(r.dst). */
+    void insert_route(Route r, RouteMap::iterator at);
     void remove_route(Prefix6 dst, uint32_t metric);  // by value: callers pass the route's own dst
+    /* The same for the route at `index` of the list `at` points to. */
+    void remove_route(RouteMap::iterator at, size_t index);
     void set_paths(Route& r, std::vector<RoutePath> paths);
     void path_use(const Route& r, const RoutePath& p, int delta);
     Members resolve(const PathKey& k) const;
@@ -298,7 +327,7 @@ class Rib {
 
     NextHopTable& nexthops_;
     Fib& fib_;
-    absl::btree_map<Prefix6, RouteList, PrefixLess> routes_;
+    RouteMap routes_;
     std::array<uint32_t, 129> len_count_{};  // prefixes per length, to skip empty ones
     absl::flat_hash_map<NhKey, NhRef> nh_by_key_;
     absl::flat_hash_map<uint32_t, NhKey> key_by_nh_;
@@ -310,7 +339,17 @@ class Rib {
     absl::flat_hash_map<std::pair<uint16_t, Ip6>, uint32_t> neigh_nh_;  // refs held by neighbours
     absl::flat_hash_map<uint16_t, RibPortInfo> ports_;
     absl::flat_hash_set<Prefix6> dirty_;  // FIB entries to recompute
-    bool routes_changed_ = false;         // resolutions to re-evaluate
+    std::vector<Prefix6> todo_;           // commit()'s copy of dirty_, kept for its capacity
+    /* gateway_view()'s answers, so that a route load checks each distinct
+     * gateway once rather than once a route. An answer depends only on the
+     * routes of prefixes covering the gateway, and every change to one of
+     * those goes through changed_route(), which forgets the answers it may
+     * change (forget_gateways()). Bounded: cleared when it reaches
+     * kGatewayViews. */
+    static constexpr size_t kGatewayViews = 16;
+    mutable absl::flat_hash_map<Ip6, GatewayView> gateway_views_;
+    mutable int gateway_views_min_len_ = 129;  // at most the least len in gateway_views_
+    bool routes_changed_ = false;              // resolutions to re-evaluate
     size_t static_routes_ = 0;
 };
 

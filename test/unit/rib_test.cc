@@ -3,6 +3,7 @@
  * and next hops they derive. */
 #include "rib/rib.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -515,6 +516,96 @@ TEST_F(RibTest, SeveralRoutesMatchNamesThem) {
                                           uint16_t(1)))
                     .ok())
         << "dev singles one out";
+}
+
+/* A route load checks each line's gateway against the routes as they are
+ * after the lines before it, committing without a grace period as it goes
+ * (commit(false)): the RIB remembers what it found for a gateway, and every
+ * route change that could alter that answer must be seen at once. */
+RouteSpec ViaDev(const char* dst, const char* gw, uint16_t port) {
+    return RouteSpec(P(dst), RouteType::kUnicast, A(gw), port);
+}
+
+TEST_F(RibTest, GatewayCheckSeesRouteChangesWithinALoad) {
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:100::/48", "2001:db8:a::2")).ok());
+    ASSERT_TRUE(rib_.commit(false).ok());
+    // A /128 interface route on p1 now puts the gateway on-link through p1.
+    ASSERT_TRUE(rib_.add_static(RouteSpec(P("2001:db8:a::2/128"), RouteType::kUnicast, std::nullopt,
+                                          uint16_t(1)))
+                    .ok());
+    ASSERT_TRUE(rib_.commit(false).ok());
+    absl::Status st = rib_.add_static(ViaDev("2001:db8:200::/48", "2001:db8:a::2", 0));
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+    EXPECT_EQ(st.message(), "gateway 2001:db8:a::2 is on-link through p1, not through p0");
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:300::/48", "2001:db8:a::2")).ok());
+    ASSERT_TRUE(rib_.commit(false).ok());
+    EXPECT_EQ(fib_nh("2001:db8:300::1")->port, 1);
+    // Without the connected /64 the /128 still decides: nothing changes.
+    ASSERT_TRUE(addrs_.del(0, A("2001:db8:a::1"), 64, true).ok());
+    ASSERT_TRUE(rib_.commit(false).ok());
+    EXPECT_EQ(rib_.add_static(ViaDev("2001:db8:200::/48", "2001:db8:a::2", 0)).code(),
+              absl::StatusCode::kInvalidArgument);
+    // The /128 goes too: no route covers the gateway any more.
+    ASSERT_TRUE(rib_.del_static(RouteSpec(P("2001:db8:a::2/128"))).ok());
+    ASSERT_TRUE(rib_.commit(false).ok());
+    st = rib_.add_static(Via("2001:db8:400::/48", "2001:db8:a::2"));
+    EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+    EXPECT_NE(std::string(st.message()).find("is not on-link"), std::string::npos) << st;
+    // The address comes back on p0: so does the gateway, through p0.
+    ASSERT_TRUE(addrs_.add(0, A("2001:db8:a::1"), 64, true).ok());
+    ASSERT_TRUE(addrs_.set_state(0, A("2001:db8:a::1"), AddrState::kPreferred));
+    ASSERT_TRUE(rib_.commit(false).ok());
+    ASSERT_TRUE(rib_.add_static(ViaDev("2001:db8:200::/48", "2001:db8:a::2", 0)).ok());
+    ASSERT_TRUE(rib_.commit().ok());
+    EXPECT_EQ(fib_nh("2001:db8:200::1")->port, 0);
+}
+
+TEST_F(RibTest, GatewayCheckSeesAShorterRouteAndANewAddress) {
+    // Nothing covers 2001:db8:c::2, then an interface route of a /48 does.
+    EXPECT_EQ(rib_.add_static(Via("2001:db8:100::/48", "2001:db8:c::2")).code(),
+              absl::StatusCode::kFailedPrecondition);
+    ASSERT_TRUE(rib_.add_static(RouteSpec(P("2001:db8:c::/48"), RouteType::kUnicast, std::nullopt,
+                                          uint16_t(1)))
+                    .ok());
+    ASSERT_TRUE(rib_.commit(false).ok());
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:100::/48", "2001:db8:c::2")).ok());
+    ASSERT_TRUE(rib_.commit(false).ok());
+    EXPECT_EQ(fib_nh("2001:db8:100::1")->port, 1);
+    // A gateway accepted once becomes one of our addresses.
+    ASSERT_TRUE(rib_.add_static(Via("2001:db8:200::/48", "2001:db8:b::5")).ok());
+    ASSERT_TRUE(addrs_.add(1, A("2001:db8:b::5"), 64, true).ok());
+    ASSERT_TRUE(addrs_.set_state(1, A("2001:db8:b::5"), AddrState::kPreferred));
+    ASSERT_TRUE(rib_.commit(false).ok());
+    absl::Status st = rib_.add_static(Via("2001:db8:300::/48", "2001:db8:b::5"));
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+    EXPECT_NE(std::string(st.message()).find("one of our own addresses"), std::string::npos) << st;
+}
+
+/* More distinct gateways than the RIB remembers at once: each is still
+ * checked against the routes of the moment. */
+TEST_F(RibTest, ManyGatewaysEachCheckedRight) {
+    constexpr int kGateways = 40;
+    auto gw = [](int i) { return fmt::format("2001:db8:a::{:x}", 0x100 + i); };
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < kGateways; i++) {
+            const std::string dst = fmt::format("2001:db8:{:x}::/48", 0x1000 + round * 0x100 + i);
+            ASSERT_TRUE(rib_.add_static(Via(dst.c_str(), gw(i).c_str())).ok()) << dst;
+            ASSERT_TRUE(rib_.commit(false).ok());
+        }
+    // A gateway checked lately moves to p1 by a /128 interface route; the
+    // others stay on p0.
+    constexpr int kMoved = kGateways - 3;
+    const std::string moved = gw(kMoved) + "/128";
+    ASSERT_TRUE(
+        rib_.add_static(RouteSpec(P(moved.c_str()), RouteType::kUnicast, std::nullopt, uint16_t(1)))
+            .ok());
+    ASSERT_TRUE(rib_.commit(false).ok());
+    for (int i = kGateways - 1; i >= 0; i--) {  // the ones checked last first
+        SCOPED_TRACE(i);
+        const std::string dst = fmt::format("2001:db8:{:x}::/48", 0x2000 + i);
+        absl::Status st = rib_.add_static(ViaDev(dst.c_str(), gw(i).c_str(), 0));
+        EXPECT_EQ(st.ok(), i != kMoved) << st;
+    }
 }
 
 TEST(RibFull, TableFullRefusesWithoutCorruptingWhatIsThere) {
