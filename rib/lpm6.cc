@@ -157,18 +157,9 @@ void Lpm6::lookup_by_level(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n)
         }
         for (int byte = 3; (deeper & kLink) && byte < 16; byte++) {
             deeper = 0;
-            // Without a branch: whether a destination goes deeper is as
-            // good as random in a real table, and mispredicted branches
-            // cost more than reloading a finished lane's own leaf.
-            // (A mask, not a conditional: the compiler makes a branch of that.)
             for (unsigned i = 0; i < m; i++) {
-                const uint32_t cur = e[i];
-                const auto deeper_entry =
-                    reinterpret_cast<uintptr_t>(next(groups, cur, d[i][byte]));
-                const auto own = reinterpret_cast<uintptr_t>(&e[i]);
-                const uintptr_t take = uintptr_t(0) - uintptr_t(cur >> 31);  // all ones for a link
-                e[i] =
-                    load(reinterpret_cast<const uint32_t*>((deeper_entry & take) | (own & ~take)));
+                if (e[i] & kLink)
+                    e[i] = load(next(groups, e[i], d[i][byte]));
                 deeper |= e[i];
             }
         }
