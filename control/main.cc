@@ -191,17 +191,44 @@ Lpm6::Walk wanted_walk(const Options& o) {
     return w;
 }
 
-/* After EAL: the walk, within the SIMD width EAL allows (a user's
- * --force-max-simd-bitwidth below the walk's width wins for auto and stops
- * fp6d for a walk asked by name). 0 in *refused: fine. */
-Lpm6::Walk allowed_walk(const Options& o, Lpm6::Walk w, unsigned* refused) {
-    const unsigned width = eal_simd_width();
-    const unsigned needs = w == Lpm6::Walk::kAvx512 ? 512 : w == Lpm6::Walk::kAvx2 ? 256 : 0;
-    *refused = 0;
-    if (width >= needs)
+/* The widest vector code EAL will allow, from the EAL arguments alone
+ * (--force-max-simd-bitwidth N or =N; 0 lifts the cap; DPDK 22.11 caps at
+ * 256 bits unless told), so that a walk EAL would not allow is refused
+ * before EAL starts. nullopt: a value EAL itself will refuse. */
+std::optional<unsigned> eal_simd_cap(const std::vector<std::string>& eal) {
+    const std::string opt = "--force-max-simd-bitwidth";
+    std::optional<std::string> value;
+    for (size_t i = 0; i < eal.size(); i++) {
+        if (eal[i] == opt && i + 1 < eal.size())
+            value = eal[i + 1];
+        else if (eal[i].rfind(opt + "=", 0) == 0)
+            value = eal[i].substr(opt.size() + 1);
+    }
+    if (!value)
+        return 256;
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(value->c_str(), &end, 0);
+    if (value->empty() || *end != '\0')
+        return std::nullopt;
+    return n == 0 ? UINT16_MAX : unsigned(n);
+}
+
+/* The vector width a walk's code uses, in bits. */
+unsigned walk_bits(Lpm6::Walk w) {
+    return w == Lpm6::Walk::kAvx512 ? 512 : w == Lpm6::Walk::kAvx2 ? 256 : 0;
+}
+
+/* The walk within the cap the EAL arguments set: a walk asked by name that
+ * is wider stops fp6d; auto falls back to scalar. */
+Lpm6::Walk capped_walk(const Options& o, Lpm6::Walk w, unsigned cap) {
+    const unsigned needs = walk_bits(w);
+    if (cap >= needs)
         return w;
     if (o.fib_lookup != "auto")
-        *refused = needs;
+        usage_error(
+            fmt::format("--fib-lookup {} needs vector code of {} bits; the EAL "
+                        "arguments allow {} (--force-max-simd-bitwidth)",
+                        o.fib_lookup, needs, cap));
     return Lpm6::Walk::kScalar;
 }
 
@@ -273,9 +300,11 @@ int run(const Options& o) {
     eal_args.insert(eal_args.end(), o.eal.begin(), o.eal.end());
     // EAL caps vector code at 256 bits unless told otherwise; the AVX-512
     // walk needs it told (the user's own --force-max-simd-bitwidth stands).
-    const Lpm6::Walk walk = wanted_walk(o);
+    Lpm6::Walk walk = wanted_walk(o);
     if (walk == Lpm6::Walk::kAvx512 && !eal_has_option(o.eal, "--force-max-simd-bitwidth"))
         eal_args.push_back("--force-max-simd-bitwidth=512");
+    else if (std::optional<unsigned> cap = eal_simd_cap(o.eal))
+        walk = capped_walk(o, walk, *cap);
 
     // Signals are taken through a signalfd on the control thread; block them
     // before EAL creates its threads so they inherit the mask.
@@ -318,14 +347,12 @@ int run(const Options& o) {
     cfg.dataplane.idle_sleep_us = o.idle_sleep_us;
     cfg.dataplane.mbufs = o.mbufs;
     cfg.fib_groups = o.fib_groups;
-    unsigned refused = 0;
-    cfg.fib_walk = allowed_walk(o, walk, &refused);
-    if (refused != 0) {
-        std::fprintf(stderr,
-                     "fp6d: --fib-lookup %s needs vector code of %u bits; EAL allows %u "
-                     "(--force-max-simd-bitwidth)\n",
-                     o.fib_lookup.c_str(), refused, eal_simd_width());
-        return 1;
+    // EAL has the last word; the check before it read its arguments as EAL does.
+    cfg.fib_walk = walk;
+    if (eal_simd_width() < walk_bits(walk)) {
+        FP6_LOG(WARNING, Control, "EAL allows vector code of {} bits only: scalar FIB lookup",
+                eal_simd_width());
+        cfg.fib_walk = Lpm6::Walk::kScalar;
     }
     FP6_LOG(INFO, Control, "FIB lookup: {} walk (EAL allows vector code of {} bits)",
             Lpm6::walk_name(cfg.fib_walk), eal_simd_width());

@@ -1123,6 +1123,31 @@ TEST_F(IcmpErrors, BucketRefillsOnTheTsc) {
     }
 }
 
+/* The worker's loop hands its TSC reading to the packet path
+ * (WorkerLocal::now): that clock, not the TSC, refills the bucket. */
+TEST_F(IcmpErrors, BucketRefillsOnTheWorkersClock) {
+    WorkerLocal clocked;  // rte_get_tsc_hz() ticks a second
+    local_ = &clocked;
+    set_bucket(kRx, 1000, 2);  // a token per millisecond, two at most
+    auto three_owed = [&] {
+        return run(
+            {make(good().hop_limit(1)), make(good().hop_limit(1)), make(good().hop_limit(1))});
+    };
+    clocked.now = rte_get_tsc_hz();  // one second into the worker's clock
+    Outcome o = three_owed();
+    EXPECT_EQ(o.r.n_punt, 2);
+    // 20 ms pass on the TSC, none on the worker's clock: nothing refilled.
+    usleep(20 * 1000);
+    o = three_owed();
+    EXPECT_EQ(o.r.n_punt, 0);
+    expect_counters(o.st, 3, 0, 0, {{Drop::kHopLimit, 3}}, {.ratelimited = 3});
+    // 20 ms on the worker's clock, at once: full again.
+    clocked.now += rte_get_tsc_hz() / 50;
+    o = three_owed();
+    EXPECT_EQ(o.r.n_punt, 2);
+    expect_counters(o.st, 3, 0, 0, {{Drop::kHopLimit, 3}}, {.punted = 2, .ratelimited = 1});
+}
+
 /* A whole burst of 64 owed errors with the default bucket (10). */
 TEST_F(IcmpErrors, FullBurstWithDefaultBucket) {
     std::vector<rte_mbuf*> in;
