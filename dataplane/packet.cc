@@ -311,9 +311,9 @@ inline Verdict classify_route(const Tables& t, rte_mbuf* m, const NextHop* nh) {
 
 /* Rewrites a packet for its next hop: hop limit and Ethernet header. IPv6 has
  * no header checksum to fix (RFC 8200 3). */
-inline void rewrite(rte_mbuf* m, const NextHop& nh) {
-    ip6_of(m)->hop_limits--;
-    std::memcpy(rte_pktmbuf_mtod(m, rte_ether_hdr*), &nh.l2, sizeof(rte_ether_hdr));
+inline void rewrite(uint8_t* frame, const NextHop& nh) {
+    reinterpret_cast<rte_ipv6_hdr*>(frame + sizeof(rte_ether_hdr))->hop_limits--;
+    std::memcpy(frame, &nh.l2, sizeof(rte_ether_hdr));
 }
 
 /* Whether an error of `type` may be sent for m, as far as its Ethernet and
@@ -403,6 +403,9 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
 
     // Pass 1: the checks that need no route.
     Step step[BurstResult::kMax];
+    // Where each frame starts, so that pass 3 rewrites it without reading
+    // the mbuf again (a lookup in a large table evicts that line).
+    uint8_t* frames[BurstResult::kMax];
     uint8_t dsts[BurstResult::kMax][16];
     uint16_t n_lookup = 0;
     uint16_t n_plain = 0;
@@ -411,6 +414,7 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     for (uint16_t i = 0; i < n; i++) {
         if (i + kPrefetchAhead < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+        frames[i] = rte_pktmbuf_mtod(pkts[i], uint8_t*);
         const Verdict v = classify_local(pkts[i], port_mac, addrs, dsts[n_lookup]);
         step[i] = v.step;
         if (likely(v.step == Step::kPlain || v.step == Step::kLookup)) {
@@ -484,14 +488,14 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     // The out port whose packets may earn a Redirect; none is UINT16_MAX.
     const uint16_t redirect_port = redirects_on ? rx_port : UINT16_MAX;
     uint16_t n_fwd = 0;
-    auto forward_to = [&](rte_mbuf* m, const NextHop& nh) {
+    auto forward_to = [&](rte_mbuf* m, const NextHop& nh, uint8_t* frame) {
         // Tells the control thread the neighbour is in use (a STALE entry
         // then gets verified): a store only when it changed.
         if (unlikely(nh.used.load(std::memory_order_relaxed) != use_stamp))
             nh.used.store(use_stamp, std::memory_order_relaxed);
         if (unlikely(nh.port == redirect_port))
             punt_redirect(m, nh);
-        rewrite(m, nh);
+        rewrite(frame, nh);
         out->tx[n_fwd] = m;
         out->tx_port[n_fwd++] = nh.port;
     };
@@ -499,13 +503,14 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     // Whatever the common case below does not take. Inlined into both loops:
     // called out of line, it would make the burst's counters (n_fwd and the
     // others it shares) live in memory instead of registers.
-    auto route = [&](rte_mbuf * m, const NextHop* nh) __attribute__((always_inline)) {
+    auto route = [&](uint16_t i, const NextHop* nh) __attribute__((always_inline)) {
+        rte_mbuf* const m = pkts[i];
         // ECMP: the flow's member of the group (members are never groups).
         if (unlikely(nh != nullptr && nh->kind == NhKind::kGroup))
             nh = nexthops->get(nh->pick(flow_hash(m)));
         const Verdict v = classify_route(t, m, nh);
         if (likely(v.step == Step::kForward)) {
-            forward_to(m, *nh);
+            forward_to(m, *nh, frames[i]);
         } else if (v.step == Step::kPunt) {
             punt_local(m);
             if (v.icmp.icmp_type == PuntReason::kResolve) {
@@ -533,9 +538,9 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         for (uint16_t i = 0; i < n; i++) {
             const NextHop* nh = reader.get(nh_ids[i]);
             if (likely(common(nh)))
-                forward_to(pkts[i], *nh);
+                forward_to(pkts[i], *nh, frames[i]);
             else
-                route(pkts[i], nh);
+                route(i, nh);
         }
     } else {
         uint16_t j = 0;
@@ -544,9 +549,9 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
                 const NextHop* nh = nexthops != nullptr ? nexthops->get(nh_ids[j]) : nullptr;
                 j++;
                 if (step[i] == Step::kPlain && nh != nullptr && common(nh))
-                    forward_to(pkts[i], *nh);
+                    forward_to(pkts[i], *nh, frames[i]);
                 else
-                    route(pkts[i], nh);
+                    route(i, nh);
             } else if (step[i] == Step::kPunt) {
                 punt_local(pkts[i]);
             }
