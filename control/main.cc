@@ -168,11 +168,18 @@ unsigned eal_simd_width() {
 #pragma GCC diagnostic pop
 }
 
-bool eal_has_option(const std::vector<std::string>& eal, const std::string& name) {
-    for (const std::string& a : eal)
-        if (a == name || a.rfind(name + "=", 0) == 0)
-            return true;
-    return false;
+/* What the EAL arguments give option `name` (--name V or --name=V; the
+ * last one counts), nullopt when they do not name it. */
+std::optional<std::string> eal_option(const std::vector<std::string>& eal,
+                                      const std::string& name) {
+    std::optional<std::string> value;
+    for (size_t i = 0; i < eal.size(); i++) {
+        if (eal[i] == name)
+            value = i + 1 < eal.size() ? eal[i + 1] : "";
+        else if (eal[i].rfind(name + "=", 0) == 0)
+            value = eal[i].substr(name.size() + 1);
+    }
+    return value;
 }
 
 /* The FIB lookup walk that --fib-lookup asks for, before EAL starts: a
@@ -191,24 +198,13 @@ Lpm6::Walk wanted_walk(const Options& o) {
     return w;
 }
 
-/* The widest vector code EAL will allow, from the EAL arguments alone
- * (--force-max-simd-bitwidth N or =N; 0 lifts the cap; DPDK 22.11 caps at
- * 256 bits unless told), so that a walk EAL would not allow is refused
- * before EAL starts. nullopt: a value EAL itself will refuse. */
-std::optional<unsigned> eal_simd_cap(const std::vector<std::string>& eal) {
-    const std::string opt = "--force-max-simd-bitwidth";
-    std::optional<std::string> value;
-    for (size_t i = 0; i < eal.size(); i++) {
-        if (eal[i] == opt && i + 1 < eal.size())
-            value = eal[i + 1];
-        else if (eal[i].rfind(opt + "=", 0) == 0)
-            value = eal[i].substr(opt.size() + 1);
-    }
-    if (!value)
-        return 256;
+/* The widest vector code, in bits, that EAL's --force-max-simd-bitwidth
+ * `value` allows (0 lifts the cap), so that a walk EAL would not allow is
+ * refused before EAL starts. nullopt: a value EAL itself will refuse. */
+std::optional<unsigned> simd_cap(const std::string& value) {
     char* end = nullptr;
-    const unsigned long n = std::strtoul(value->c_str(), &end, 0);
-    if (value->empty() || *end != '\0')
+    const unsigned long n = std::strtoul(value.c_str(), &end, 0);
+    if (value.empty() || *end != '\0')
         return std::nullopt;
     return n == 0 ? UINT16_MAX : unsigned(n);
 }
@@ -298,12 +294,13 @@ int run(const Options& o) {
         eal_args.insert(eal_args.end(), {"-l", l, "--main-lcore", std::to_string(main_lcore)});
     }
     eal_args.insert(eal_args.end(), o.eal.begin(), o.eal.end());
-    // EAL caps vector code at 256 bits unless told otherwise; the AVX-512
-    // walk needs it told (the user's own --force-max-simd-bitwidth stands).
+    // EAL caps vector code at 256 bits unless told otherwise: the AVX-512
+    // walk needs it told, and a width the user gave stands.
     Lpm6::Walk walk = wanted_walk(o);
-    if (walk == Lpm6::Walk::kAvx512 && !eal_has_option(o.eal, "--force-max-simd-bitwidth"))
+    const std::optional<std::string> width = eal_option(o.eal, "--force-max-simd-bitwidth");
+    if (!width && walk == Lpm6::Walk::kAvx512)
         eal_args.push_back("--force-max-simd-bitwidth=512");
-    else if (std::optional<unsigned> cap = eal_simd_cap(o.eal))
+    else if (std::optional<unsigned> cap = width ? simd_cap(*width) : 256)
         walk = capped_walk(o, walk, *cap);
 
     // Signals are taken through a signalfd on the control thread; block them

@@ -191,6 +191,8 @@ TEST_P(Lpm6Walk, BulkLookupAgreesWithLookup) {
 }
 
 TEST(Lpm6, RefusesAWalkTheCpuLacks) {
+    if (Lpm6::cpu_has(Lpm6::Walk::kAvx2) && Lpm6::cpu_has(Lpm6::Walk::kAvx512))
+        GTEST_SKIP() << "this CPU runs every walk";
     auto t = make();
     for (auto w : {Lpm6::Walk::kAvx2, Lpm6::Walk::kAvx512}) {
         if (Lpm6::cpu_has(w))
