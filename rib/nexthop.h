@@ -15,7 +15,9 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -67,6 +69,17 @@ struct alignas(64) NextHop {
           addr(o.addr),
           n_slots(o.n_slots),
           slots(o.slots) {}
+
+    /* kind == kNeighbor && resolved, in one 2-byte compare: the fast
+     * path's test for a next hop it can rewrite to at once. */
+    bool resolved_neighbor() const noexcept {
+        static_assert(offsetof(NextHop, kind) == 0 && offsetof(NextHop, resolved) == 1);
+        constexpr uint8_t kWant[2] = {uint8_t(NhKind::kNeighbor), 1};
+        uint16_t want, have;
+        std::memcpy(&want, kWant, 2);
+        std::memcpy(&have, this, 2);
+        return have == want;
+    }
 
     uint32_t pick(uint32_t flow_hash) const noexcept {
         return slots[uint32_t((uint64_t(flow_hash) * n_slots) >> 32)];
