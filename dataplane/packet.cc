@@ -95,7 +95,7 @@ inline const rte_ipv6_hdr* ip6_of(const rte_mbuf* m) {
 
 inline bool port_usable(const Tables& t, uint16_t port) {
     return port < RTE_MAX_ETHPORTS && t.ports[port].exists.load(std::memory_order_relaxed) &&
-           t.ports[port].admin_up.load(std::memory_order_relaxed);
+           t.admin_up(port);
 }
 
 /* The largest frame that fits every IPv6 link (RFC 8200 5: MTU >= 1280). */
@@ -619,10 +619,12 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     };
     // The common case in one test: a packet that validate_forwarding() and
     // any MTU would pass (pass 1 said kPlain) to a resolved neighbour on a
-    // port that is up (admin_up is only ever true for a port that exists).
-    auto common = [&t](const NextHop* nh) {
-        return nh->resolved_neighbor() &&
-               t.ports[nh->port].admin_up.load(std::memory_order_relaxed);
+    // port that is up (only ever true for a port that exists), the admin
+    // states read once for the burst where one word holds them all.
+    const uint64_t admin = Tables::kOneAdminWord ? t.admin_word() : 0;
+    auto common = [&t, admin](const NextHop* nh) {
+        const bool up = Tables::kOneAdminWord ? (admin >> nh->port) & 1 : t.admin_up(nh->port);
+        return nh->resolved_neighbor() && up;
     };
     if (likely(n_plain == n && nexthops != nullptr)) {
         // The usual burst: every packet plain, packet i's next hop in nh_ids[i].

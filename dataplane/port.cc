@@ -204,7 +204,7 @@ absl::StatusOr<uint16_t> Dataplane::add_port(const std::string& name, const std:
     PortView& v = tables_->ports[id];
     v.mac = ps.mac;
     v.mtu.store(mtu);
-    v.admin_up.store(false);
+    tables_->set_admin_up(id, false);
     v.link_up.store(false);
     // The workers learn the queues before the port exists for forwarding.
     publish_worker_confs();
@@ -219,7 +219,7 @@ void Dataplane::del_port(uint16_t id) {
         return;
     PortView& v = tables_->ports[id];
     v.exists.store(false);
-    v.admin_up.store(false);
+    tables_->set_admin_up(id, false);
     ports_[id].in_use = false;
     publish_worker_confs();
     // No worker may be inside rx/tx on this port when it is closed.
@@ -236,7 +236,7 @@ void Dataplane::del_port(uint16_t id) {
 
 void Dataplane::set_admin(uint16_t id, bool up) {
     ports_[id].admin_up = up;
-    tables_->ports[id].admin_up.store(up);
+    tables_->set_admin_up(id, up);
     publish_worker_confs();
     FP6_LOG(INFO, Port, "{}: admin {}", ports_[id].name, up ? "up" : "down");
 }

@@ -4,8 +4,8 @@
  * workers, inside an RCU read-side section (between two quiescent states).
  * - PortView::addrs is an immutable PortAddrs published with
  *   rcu_assign_pointer() and freed with call_rcu() after a grace period.
- * - PortView scalar fields (admin_up, link_up, mtu, icmp_rate, icmp_burst,
- *   redirects) are single atomics that a worker may see change between
+ * - PortView scalar fields (link_up, mtu, icmp_rate, icmp_burst, redirects)
+ *   and the admin state words of Tables are single atomics that a worker may see change between
  *   packets; no packet needs more than one of them to be consistent with
  *   another (a bucket may see a new rate with the old burst for one error).
  * - fib and nexthops are owned by the RIB, see rib/fib.h and rib/nexthop.h. */
@@ -46,7 +46,6 @@ struct PortAddrs {
 
 struct alignas(64) PortView {
     std::atomic<bool> exists{false};
-    std::atomic<bool> admin_up{false};  // software admin state: down ports drop rx and tx
     std::atomic<bool> link_up{false};
     std::atomic<uint16_t> mtu{1500};
     /* ICMPv6 errors owed to packets received on this port that each worker
@@ -70,6 +69,26 @@ struct Tables {
     const Fib* fib = nullptr;
     const NextHopTable* nexthops = nullptr;
     PortView ports[RTE_MAX_ETHPORTS];
+
+    /* The software admin state of each port (down ports drop rx and tx),
+     * as bits: the fast path tests a next hop's port with one load and a
+     * bit test. Only ever up for a port that exists. */
+    bool admin_up(uint16_t port) const noexcept {
+        return (admin_words_[port / 64].load(std::memory_order_relaxed) >> (port % 64)) & 1;
+    }
+    /* The whole of the first word, for a loop over many packets when every
+     * port id fits in it. */
+    static constexpr bool kOneAdminWord = RTE_MAX_ETHPORTS <= 64;
+    uint64_t admin_word() const noexcept { return admin_words_[0].load(std::memory_order_relaxed); }
+    /* Writer (the control thread; tests). */
+    void set_admin_up(uint16_t port, bool up) noexcept {
+        std::atomic<uint64_t>& w = admin_words_[port / 64];
+        const uint64_t bit = uint64_t(1) << (port % 64);
+        w.store(up ? w.load() | bit : w.load() & ~bit);
+    }
+
+  private:
+    std::atomic<uint64_t> admin_words_[(RTE_MAX_ETHPORTS + 63) / 64] = {};
 };
 
 }  // namespace fp6

@@ -173,7 +173,7 @@ int run(const Options& o) {
     const Mac out_mac = *Mac::parse("02:00:00:00:00:10");
     for (uint16_t p : {kRxPort, kOutPort}) {
         t.ports[p].mac = p == kRxPort ? rx_mac : out_mac;
-        t.ports[p].admin_up.store(true);
+        t.set_admin_up(p, true);
         t.ports[p].link_up.store(true);
         t.ports[p].exists.store(true);
     }

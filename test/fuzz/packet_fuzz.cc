@@ -130,7 +130,7 @@ NextHop neighbour(uint16_t port, uint8_t mac_low, bool resolved, const char* add
 void add_port(Tables& t, uint16_t id, uint8_t mac_low, bool up, uint16_t mtu) {
     t.ports[id].mac = Mac({0x02, 0, 0, 0, 0, mac_low});
     t.ports[id].exists = true;
-    t.ports[id].admin_up = up;
+    t.set_admin_up(id, up);
     t.ports[id].link_up = up;
     t.ports[id].mtu = mtu;
 }
@@ -226,7 +226,7 @@ std::vector<uint8_t> bytes_of(const rte_mbuf* m) {
 }
 
 bool port_usable(const Tables& t, uint16_t p) {
-    return p < RTE_MAX_ETHPORTS && t.ports[p].exists && t.ports[p].admin_up;
+    return p < RTE_MAX_ETHPORTS && t.ports[p].exists && t.admin_up(p);
 }
 
 /* A transmitted packet against the frame it was received as. */

@@ -151,7 +151,7 @@ class Malformed : public ::testing::Test {
         for (uint16_t p : {kRx, kOut}) {
             t_.ports[p].mac = p == kRx ? kRxMac : kOutMac;
             t_.ports[p].exists = true;
-            t_.ports[p].admin_up = true;
+            t_.set_admin_up(p, true);
             t_.ports[p].link_up = true;
         }
         rx_addrs_.unicast = {kRouter, ip("fe80::1")};

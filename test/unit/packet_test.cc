@@ -266,7 +266,7 @@ class PacketPath : public ::testing::Test {
     void add_port(uint16_t id, const Mac& m, bool up) {
         t_.ports[id].mac = m;
         t_.ports[id].exists = true;
-        t_.ports[id].admin_up = up;
+        t_.set_admin_up(id, up);
         t_.ports[id].link_up = up;
     }
 
