@@ -580,16 +580,20 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     // The out port whose packets may earn a Redirect; none is UINT16_MAX.
     const uint16_t redirect_port = redirects_on ? rx_port : UINT16_MAX;
     uint16_t n_fwd = 0;
-    auto forward_to = [&](rte_mbuf* m, const NextHop& nh, uint8_t* frame) {
+    // Rewrites and sends, for a next hop that earns no Redirect.
+    auto send = [&](rte_mbuf* m, const NextHop& nh, uint8_t* frame) {
         // Tells the control thread the neighbour is in use (a STALE entry
         // then gets verified): a store only when it changed.
         if (unlikely(nh.used.load(std::memory_order_relaxed) != use_stamp))
             nh.used.store(use_stamp, std::memory_order_relaxed);
-        if (unlikely(nh.port == redirect_port))
-            punt_redirect(m, nh);
         rewrite(frame, nh);
         out->tx[n_fwd] = m;
         out->tx_port[n_fwd++] = nh.port;
+    };
+    auto forward_to = [&](rte_mbuf* m, const NextHop& nh, uint8_t* frame) {
+        if (unlikely(nh.port == redirect_port))
+            punt_redirect(m, nh);
+        send(m, nh, frame);
     };
     const NextHopTable* const nexthops = n_lookup != 0 ? t.nexthops : nullptr;
     // Whatever the common case below does not take. Inlined into both loops:
@@ -619,12 +623,20 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     };
     // The common case in one test: a packet that validate_forwarding() and
     // any MTU would pass (pass 1 said kPlain) to a resolved neighbour on a
-    // port that is up (only ever true for a port that exists), the admin
-    // states read once for the burst where one word holds them all.
-    const uint64_t admin = Tables::kOneAdminWord ? t.admin_word() : 0;
-    auto common = [&t, admin](const NextHop* nh) {
-        const bool up = Tables::kOneAdminWord ? (admin >> nh->port) & 1 : t.admin_up(nh->port);
-        return nh->resolved_neighbor() && up;
+    // port that is up (only ever true for a port that exists) and that is
+    // not the port whose packets earn a Redirect. Where one word holds
+    // every port's admin state, it is read once for the burst, with that
+    // port's bit cleared.
+    uint64_t fast_ports = 0;
+    if constexpr (Tables::kOneAdminWord) {
+        fast_ports = t.admin_word();
+        if (redirect_port < 64)
+            fast_ports &= ~(uint64_t(1) << redirect_port);
+    }
+    auto common = [&t, fast_ports, redirect_port](const NextHop* nh) {
+        const bool ok = Tables::kOneAdminWord ? (fast_ports >> nh->port) & 1
+                                              : t.admin_up(nh->port) && nh->port != redirect_port;
+        return nh->resolved_neighbor() && ok;
     };
     if (likely(n_plain == n && nexthops != nullptr)) {
         // The usual burst: every packet plain, packet i's next hop in nh_ids[i].
@@ -632,7 +644,7 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         for (uint16_t i = 0; i < n; i++) {
             const NextHop* nh = reader.get(nh_ids[i]);
             if (likely(common(nh)))
-                forward_to(pkts[i], *nh, frames[i]);
+                send(pkts[i], *nh, frames[i]);
             else
                 route(i, nh);
         }
@@ -644,7 +656,7 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
                 const NextHop* nh = nexthops != nullptr ? nexthops->get(nh_ids[j]) : nullptr;
                 j++;
                 if (step[i] == Step::kPlain && nh != nullptr && common(nh))
-                    forward_to(pkts[i], *nh, frames[i]);
+                    send(pkts[i], *nh, frames[i]);
                 else
                     route(i, nh);
             } else if (step[i] == Step::kPunt) {
