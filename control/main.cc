@@ -39,11 +39,16 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: fp6d [--config FILE] [--socket PATH] [--socket-group GROUP] [--workers CPULIST]\n"
-    "            [--idle-sleep USEC] [--mbufs N] [--fib-groups N]\n"
+    "            [--idle-sleep USEC] [--mbufs N] [--fib-groups N] [--fib-prefault N]\n"
     "            [--fib-lookup auto|scalar|avx2|avx512] [--metrics [ADDR:]PORT]\n"
     "            [-- EAL-ARGS...]\n"
     "       fp6d --check-config FILE\n"
     "       fp6d --version\n";
+
+/* FIB groups backed with memory at start: 64 MiB, about what a full
+ * Internet table takes (docs/performance.md), so that loading one does not
+ * wait for the kernel to clear pages. */
+constexpr uint32_t kDefaultFibPrefault = 65536;
 
 struct Options {
     std::string config;
@@ -53,6 +58,7 @@ struct Options {
     unsigned idle_sleep_us = 0;
     uint32_t mbufs = 16383;
     uint32_t fib_groups = Lpm6::kDefaultMaxGroups;
+    uint32_t fib_prefault = kDefaultFibPrefault;
     std::string fib_lookup = "auto";
     std::optional<MetricsAddr> metrics;  // off unless --metrics
     std::vector<std::string> eal;
@@ -139,6 +145,11 @@ Options parse_options(int argc, char** argv) {
             if (n == 0 || n > Lpm6::kMaxGroups)
                 usage_error(fmt::format("--fib-groups must be 1..{}", Lpm6::kMaxGroups));
             o.fib_groups = uint32_t(n);
+        } else if (a == "--fib-prefault") {
+            uint64_t n = number();
+            if (n > Lpm6::kMaxGroups)
+                usage_error(fmt::format("--fib-prefault must be 0..{}", Lpm6::kMaxGroups));
+            o.fib_prefault = uint32_t(n);
         } else if (a == "--fib-lookup") {
             o.fib_lookup = value();
             if (o.fib_lookup != "auto" && o.fib_lookup != "scalar" && o.fib_lookup != "avx2" &&
@@ -344,6 +355,7 @@ int run(const Options& o) {
     cfg.dataplane.idle_sleep_us = o.idle_sleep_us;
     cfg.dataplane.mbufs = o.mbufs;
     cfg.fib_groups = o.fib_groups;
+    cfg.fib_prefault = std::min(o.fib_prefault, o.fib_groups);
     // EAL has the last word; the check before it read its arguments as EAL does.
     cfg.fib_walk = walk;
     if (eal_simd_width() < walk_bits(walk)) {

@@ -40,6 +40,9 @@ struct RouterConfig {
     /* FIB groups (1 KiB each, reserved, backed when used): about 350k hold
      * a million Internet-like prefixes; "table full" past this. */
     uint32_t fib_groups = Lpm6::kDefaultMaxGroups;
+    /* Of those, how many to back with memory at start (Lpm6::populate):
+     * fp6d's --fib-prefault; 0 (tests) backs each when it is first used. */
+    uint32_t fib_prefault = 0;
     /* How the workers' FIB lookups walk the table; one the CPU can run. */
     Lpm6::Walk fib_walk = Lpm6::Walk::kScalar;
     /* Milliseconds on a monotonic clock; tests replace it with a fake one. */

@@ -26,6 +26,8 @@ class Fib {
     /* Reserves (does not commit) address space for `max_groups` groups of
      * 1 KiB; aborts the process if even that fails (start-up only). */
     explicit Fib(uint32_t max_groups = Lpm6::kDefaultMaxGroups);
+    /* Lpm6::populate(). */
+    size_t populate(uint32_t groups) noexcept { return lpm_->populate(groups); }
     Fib(int) = delete;  // not a NUMA socket: Fib(SOCKET_ID_ANY) would mean 4G groups
 
     /* Worker side: n destinations in, next hop ids out (0: no route). */

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "common/log.h"
@@ -346,6 +347,20 @@ std::optional<uint32_t> Lpm6::get(const Prefix6& p) const {
     if (it == m.end())
         return std::nullopt;
     return it->second;
+}
+
+size_t Lpm6::populate(uint32_t groups) noexcept {
+    const size_t bytes = size_t(std::min(groups, max_groups_)) * kGroupBytes;
+    if (bytes == 0)
+        return 0;
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels answer EINVAL
+#endif
+    if (madvise(groups_, bytes, MADV_POPULATE_WRITE) == 0)
+        return bytes;
+    FP6_LOG(WARNING, Rib, "cannot populate {} bytes of FIB groups: {}", bytes,
+            std::strerror(errno));
+    return 0;
 }
 
 size_t Lpm6::table_bytes() const noexcept {

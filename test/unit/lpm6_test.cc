@@ -4,8 +4,10 @@
 #include "rib/lpm6.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <thread>
@@ -221,6 +223,34 @@ TEST(Lpm6, TableFullRefusesAndChangesNothing) {
     // A prefix that fits in what is left still goes in.
     EXPECT_TRUE(t->set(P("2001:db8:1:100::/56"), 4).ok());
     EXPECT_EQ(t->lookup(A("2001:db8:1:100::1").data()), 4u);
+}
+
+/* Resident memory of this process, from /proc/self/statm. */
+size_t resident_bytes() {
+    size_t size = 0, resident = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%zu %zu", &size, &resident) != 2)
+            resident = 0;
+        std::fclose(f);
+    }
+    return resident * size_t(sysconf(_SC_PAGESIZE));
+}
+
+TEST(Lpm6, PopulateBacksTheFirstGroupsAndCapsAtTheMost) {
+    auto t = make(1 << 15);
+    const size_t before = resident_bytes();
+    const size_t bytes = t->populate(1 << 14);
+    if (bytes == 0)
+        GTEST_SKIP() << "the kernel does not populate (MADV_POPULATE_WRITE, Linux 5.14)";
+    EXPECT_EQ(bytes, size_t(16) << 20);
+    EXPECT_GE(resident_bytes() - before, size_t(15) << 20) << "16 MiB of groups now resident";
+    // Nothing in the table changed, and it fills as before.
+    EXPECT_EQ(t->groups_in_use(), 0u);
+    ASSERT_TRUE(t->set(P("2001:db8:1::/48"), 2).ok());
+    EXPECT_EQ(t->lookup(A("2001:db8:1::1").data()), 2u);
+    EXPECT_EQ(t->lookup(A("2001:db8:2::1").data()), 0u);
+    // More groups than the table may have: only those it may.
+    EXPECT_EQ(make(8)->populate(1000), size_t(8) << 10);
 }
 
 TEST(Lpm6, RetiredGroupsComeBackOnlyAfterAGracePeriod) {
