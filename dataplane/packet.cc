@@ -121,11 +121,12 @@ struct MacWords {
 
 /* The packet almost every burst is made of, told in a few operations: a
  * single-segment frame unicast to the port's MAC, ethertype IPv6, version
- * 6, no link padding, a payload of 1 to 1226 bytes (so that no link's MTU
- * can refuse it), a hop limit above 1, and a source and destination whose
- * first byte is none of 0x00, 0xfe, 0xff. Such a packet passes every check
- * of pass 1 and is kPlain (classify_local() would say so too, in about
- * twice the instructions); any other packet takes classify_local(). */
+ * 6, no link padding, a payload of 1 to 1240 bytes (a datagram of at most
+ * 1280, which no link's MTU can refuse), a hop limit above 1, and a source
+ * and destination whose first byte is none of 0x00, 0xfe, 0xff. Such a
+ * packet passes every check of pass 1 and is kPlain (classify_local()
+ * would say so too, in about twice the instructions); any other packet
+ * takes classify_local(). */
 class PlainFilter {
   public:
 #if defined(__SSE2__)
