@@ -355,7 +355,7 @@ int run(const Options& o) {
     cfg.dataplane.idle_sleep_us = o.idle_sleep_us;
     cfg.dataplane.mbufs = o.mbufs;
     cfg.fib_groups = o.fib_groups;
-    cfg.fib_prefault = std::min(o.fib_prefault, o.fib_groups);
+    cfg.fib_prefault = o.fib_prefault;  // the FIB caps it at --fib-groups
     // EAL has the last word; the check before it read its arguments as EAL does.
     cfg.fib_walk = walk;
     if (eal_simd_width() < walk_bits(walk)) {

@@ -72,11 +72,8 @@ Router::Router(RouterConfig cfg)
       ncache_() {
     tables_->fib = &fib_;
     tables_->nexthops = &nexthops_;
-    if (cfg_.fib_prefault != 0) {
-        if (size_t bytes = fib_.populate(cfg_.fib_prefault); bytes != 0)
-            FP6_LOG(INFO, Rib, "FIB: {} MiB of groups backed at start (--fib-prefault)",
-                    bytes >> 20);
-    }
+    if (size_t bytes = fib_.populate(cfg_.fib_prefault); bytes != 0)
+        FP6_LOG(INFO, Rib, "FIB: {} KiB of groups backed at start (--fib-prefault)", bytes >> 10);
     if (!fib_.set_walk(cfg_.fib_walk))
         FP6_LOG(WARNING, Rib, "this CPU cannot run the {} FIB lookup; scalar it is",
                 Lpm6::walk_name(cfg_.fib_walk));

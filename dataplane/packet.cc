@@ -482,12 +482,15 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     // destination is dsts[i] and its step kPlain, left unwritten for the
     // loop of pass 3 that reads it; from the first packet that is not
     // plain on, each takes the full checks.
-    uint16_t i = 0;
-    for (; i < n; i++) {
+    // Both loops: fetch a later header, note where packet i's frame starts.
+    auto frame_of = [&](uint16_t i) {
         if (i + kPrefetchAhead < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
-        uint8_t* const frame = rte_pktmbuf_mtod(pkts[i], uint8_t*);
-        frames[i] = frame;
+        return frames[i] = rte_pktmbuf_mtod(pkts[i], uint8_t*);
+    };
+    uint16_t i = 0;
+    for (; i < n; i++) {
+        uint8_t* const frame = frame_of(i);
         if (unlikely(!filter.plain(pkts[i], frame)))
             break;
 #ifndef NDEBUG
@@ -503,10 +506,7 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     uint16_t n_lookup = i;
     uint16_t n_plain = i;
     for (; i < n; i++) {
-        if (i + kPrefetchAhead < n)
-            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
-        uint8_t* const frame = rte_pktmbuf_mtod(pkts[i], uint8_t*);
-        frames[i] = frame;
+        frame_of(i);
         const Verdict v = classify_local(pkts[i], port_mac, addrs, dsts[n_lookup]);
         step[i] = v.step;
         if (likely(v.step == Step::kPlain || v.step == Step::kLookup)) {

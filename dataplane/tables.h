@@ -5,9 +5,10 @@
  * - PortView::addrs is an immutable PortAddrs published with
  *   rcu_assign_pointer() and freed with call_rcu() after a grace period.
  * - PortView scalar fields (link_up, mtu, icmp_rate, icmp_burst, redirects)
- *   and the admin state words of Tables are single atomics that a worker may see change between
- *   packets; no packet needs more than one of them to be consistent with
- *   another (a bucket may see a new rate with the old burst for one error).
+ *   and Tables' admin state words are single atomics that a worker may see
+ *   change between packets; no packet needs more than one of them to be
+ *   consistent with another (a bucket may see a new rate with the old
+ *   burst for one error).
  * - fib and nexthops are owned by the RIB, see rib/fib.h and rib/nexthop.h. */
 #pragma once
 
@@ -82,9 +83,11 @@ struct Tables {
     uint64_t admin_word() const noexcept { return admin_words_[0].load(std::memory_order_relaxed); }
     /* Writer (the control thread; tests). */
     void set_admin_up(uint16_t port, bool up) noexcept {
-        std::atomic<uint64_t>& w = admin_words_[port / 64];
         const uint64_t bit = uint64_t(1) << (port % 64);
-        w.store(up ? w.load() | bit : w.load() & ~bit);
+        if (up)
+            admin_words_[port / 64].fetch_or(bit);
+        else
+            admin_words_[port / 64].fetch_and(~bit);
     }
 
   private:

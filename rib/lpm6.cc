@@ -9,6 +9,10 @@
 #include "common/log.h"
 #include "common/rcu.h"
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14 (older glibc headers lack it); older kernels: EINVAL
+#endif
+
 namespace fp6 {
 namespace {
 
@@ -357,9 +361,6 @@ size_t Lpm6::populate(uint32_t groups) noexcept {
     const size_t bytes = size_t(std::min(groups, max_groups_)) * kGroupBytes;
     if (bytes == 0)
         return 0;
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels answer EINVAL
-#endif
     if (madvise(groups_, bytes, MADV_POPULATE_WRITE) == 0)
         return bytes;
     FP6_LOG(WARNING, Rib, "cannot populate {} bytes of FIB groups: {}", bytes,
