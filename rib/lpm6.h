@@ -31,6 +31,12 @@
  * Writer calls may wait for a grace period, so the writer must not be an
  * online RCU reader.
  *
+ * TODO: elide a prefix whose next hop equals its cover's, as rte_fib6
+ * does (half the groups for the real table when routes share a gateway;
+ * docs/performance.md measures what it costs fp6d). Not done yet: every
+ * later change to a range would have to re-install the elided prefixes
+ * beneath it, which needs an ordered walk of the index by_len_ cannot give.
+ *
  * Memory. Both tables are reserved as anonymous virtual memory and only the
  * pages written are backed: an empty table costs nothing, a table with a
  * default route costs 64 MiB for the first level, and each group 1 KiB. No

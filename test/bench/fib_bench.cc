@@ -12,7 +12,14 @@
  * are not their prefix's next hop. Lpm6 retires groups under RCU; rte_fib6
  * recycles them at once, which the wrong-answer count shows.
  *
- *     fib_bench [--table FILE] [--grow N] [--churn-seconds S]
+ *     fib_bench [--table FILE] [--grow N] [--probes N] [--churn-seconds S]
+ *
+ * --probes: how many distinct destinations the lookups cycle through
+ * (default 65,536: mostly out of the caches). tools/bench.sh's traffic has
+ * 4,096, whose walks stay in the caches: --probes 4096 times that case.
+ * rte_fib6 is timed with its scalar lookup and, where the CPU has
+ * AVX-512F, with its AVX-512 one (EAL is then started allowing 512-bit
+ * code, as l3fwd-fib512 in tools/bench.sh).
  *
  * Prints a table; ratios are Lpm6 / rte_fib6. Exits 0 with a message when
  * the table file is absent. */
@@ -21,6 +28,7 @@
 #include <rte_fib6.h>
 #include <rte_memory.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -99,7 +107,8 @@ Ip6 inside(const Prefix6& p, std::mt19937_64& rng) {
 struct Figures {
     double add_s = 0, lookup_ns = 0, del_s = 0;
     size_t bytes = 0;
-    // Lpm6 only: lookup_ns with each vector walk the CPU has (0: not measured).
+    // Lpm6: lookup_ns with each vector walk the CPU has; rte_fib6: [kAvx512]
+    // with its AVX-512 lookup (0: not measured).
     double walk_ns[3] = {};
 };
 
@@ -111,6 +120,9 @@ struct Table {
     virtual void lookup(const uint8_t (*d)[16], uint32_t* nh, unsigned n) = 0;
     virtual void quiesce() {}
     virtual size_t bytes() = 0;
+    /* Switches lookup() to the structure's own AVX-512 walk; false when it
+     * has none here. */
+    virtual bool use_avx512() { return false; }
 };
 
 struct Ours : Table {
@@ -137,6 +149,11 @@ struct Dpdk : Table {
         f = rte_fib6_create(("bench" + std::to_string(n++)).c_str(), SOCKET_ID_ANY, &conf);
         if (f == nullptr)
             std::fprintf(stderr, "rte_fib6_create: %s\n", rte_strerror(rte_errno));
+        else
+            rte_fib6_select_lookup(f, RTE_FIB6_LOOKUP_TRIE_SCALAR);
+    }
+    bool use_avx512() override {
+        return rte_fib6_select_lookup(f, RTE_FIB6_LOOKUP_TRIE_VECTOR_AVX512) == 0;
     }
     ~Dpdk() override { rte_fib6_free(f); }
     bool add(const Prefix6& p, uint32_t nh) override {
@@ -190,6 +207,8 @@ Figures measure(Table& t, const std::vector<Route>& routes, const std::vector<Ip
             if (lpm->set_walk(w))
                 f.walk_ns[size_t(w)] = time_lookups(t, probes);
         lpm->set_walk(Lpm6::Walk::kScalar);
+    } else if (t.use_avx512()) {
+        f.walk_ns[size_t(Lpm6::Walk::kAvx512)] = time_lookups(t, probes);
     }
     auto t4 = Clock::now();
     for (const Route& r : routes)
@@ -296,6 +315,12 @@ void report(const char* name, size_t n, const Figures& o, const Figures& d) {
         if (double ns = o.walk_ns[size_t(w)]; ns > 0)
             std::printf("%-10s %9s         lookup, %s walk: Lpm6 %5.1f ns  x%.2f\n", "", "",
                         Lpm6::walk_name(w), ns, d.lookup_ns / ns);
+    // Both AVX-512 lookups: the pair l3fwd-fib512 and fp6d's auto compare.
+    const double d512 = d.walk_ns[size_t(Lpm6::Walk::kAvx512)];
+    if (double ns = o.walk_ns[size_t(Lpm6::Walk::kAvx512)]; d512 > 0 && ns > 0)
+        std::printf(
+            "%-10s %9s         lookup, both avx512: Lpm6 %5.1f ns  rte_fib6 %5.1f ns  x%.2f\n", "",
+            "", ns, d512, d512 / ns);
     std::printf("%-10s %9s         delete: Lpm6 %6.3f s  rte_fib6 %6.3f s  x%.2f\n", "", "",
                 o.del_s, d.del_s, d.del_s / o.del_s);
     std::printf(
@@ -307,12 +332,15 @@ int run(int argc, char** argv) {
     std::string table = "../shared/data/ipv6-table-visible10.txt";
     size_t grow_to = 1'000'000;
     double churn_s = 2.0;
+    size_t n_probes = 1 << 16;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         if (a == "--table")
             table = argv[i + 1];
         else if (a == "--grow")
             grow_to = std::stoul(argv[i + 1]);
+        else if (a == "--probes")
+            n_probes = std::max(32ul, std::stoul(argv[i + 1]));
         else if (a == "--churn-seconds")
             churn_s = std::stod(argv[i + 1]);
     }
@@ -322,10 +350,13 @@ int run(int argc, char** argv) {
                     table.c_str());
         return 0;
     }
-    const char* eal[] = {"fib_bench",     "--no-huge", "-m",          "3072",
-                         "--no-shconf",   "--no-pci",  "--log-level", "lib.eal:error",
-                         "--file-prefix", "fib_bench"};
-    if (rte_eal_init(int(std::size(eal)), const_cast<char**>(eal)) < 0) {
+    std::vector<const char*> eal = {"fib_bench",     "--no-huge", "-m",          "3072",
+                                    "--no-shconf",   "--no-pci",  "--log-level", "lib.eal:error",
+                                    "--file-prefix", "fib_bench"};
+    // rte_fib6 takes its AVX-512 lookup only where EAL allows 512-bit code.
+    if (__builtin_cpu_supports("avx512f"))
+        eal.push_back("--force-max-simd-bitwidth=512");
+    if (rte_eal_init(int(eal.size()), const_cast<char**>(eal.data())) < 0) {
         std::fprintf(stderr, "fib_bench: EAL: %s\n", rte_strerror(rte_errno));
         return 1;
     }
@@ -338,7 +369,7 @@ int run(int argc, char** argv) {
             routes.push_back({prefixes[i], uint32_t(1 + i % 4)});
         std::mt19937_64 rng(2);
         std::vector<Ip6> probes;
-        for (int i = 0; i < 1 << 16; i++)
+        for (size_t i = 0; i < n_probes; i++)
             probes.push_back(inside(prefixes[rng() % prefixes.size()], rng));
         Figures o, d;
         {
