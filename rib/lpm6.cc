@@ -47,6 +47,14 @@ int level_end(int level) {
     return 24 + 8 * level;
 }
 
+/* The last address of a/len. */
+Ip6 last_of(const Ip6& a, int len) {
+    std::array<uint8_t, 16> b = a.bytes();
+    for (int i = 0; i < 16; i++)
+        b[size_t(i)] |= uint8_t(0xff >> std::clamp(len - 8 * i, 0, 8));
+    return Ip6(b);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Lpm6>> Lpm6::create(uint32_t max_groups) {
@@ -223,10 +231,50 @@ uint32_t Lpm6::covering_leaf(const Ip6& a, int depth) const {
         if (!length_used(len))
             continue;
         const auto& m = by_len_[size_t(len)];
-        if (auto it = m.find(a.masked(len)); it != m.end())
+        if (auto it = m.find(a.masked(len)); it != m.end() && !(it->second & kElided))
             return leaf(it->second, len);
     }
     return 0;
+}
+
+uint32_t Lpm6::written_cover(const Ip6& a, int depth) const {
+    // The table answers first: the leaf it gives for a's first address is
+    // the longest written prefix covering that address, so when it is
+    // shorter than `depth` nothing written lies between it and a/depth. A
+    // written a/depth, or one inside it at that address, hides it: then
+    // the index says.
+    uint32_t e = tbl24_[index24(a.data())];
+    for (int byte = 3; (e & kLink) && byte < 16; byte++)
+        e = *next(groups_, e, a.data()[byte]);
+    if (depth_of(e) < depth)
+        return e;
+    return covering_leaf(a, depth);
+}
+
+template <class F>
+void Lpm6::for_each_child(const Prefix6& p, F&& f) const {
+    // In ordered_, the prefixes inside p follow it, and a prefix comes
+    // before those inside it: the first one is a child, and so is the first
+    // one past each child's own range.
+    const Ip6 last = last_of(p.addr(), p.len());
+    auto it = ordered_.upper_bound(p);
+    while (it != ordered_.end() && !Order()(Prefix6(last, 128), *it)) {
+        const Prefix6 k = *it;
+        f(Kin{k.addr(), k.len(), by_len_[size_t(k.len())].at(k.addr())});
+        it = ordered_.upper_bound(Prefix6(last_of(k.addr(), k.len()), 128));
+    }
+}
+
+void Lpm6::mark(const Kin& k, bool elided) {
+    by_len_[size_t(k.len)][k.addr] = nh_of(k.value) | (elided ? kElided : 0);
+    const uint32_t levels = uint32_t(last_level(k.len));
+    if (elided) {
+        elided_++;
+        reserved_ += levels;
+    } else {
+        elided_--;
+        reserved_ -= levels;
+    }
 }
 
 absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
@@ -237,20 +285,83 @@ absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
     const Ip6& a = p.addr();
     const int depth = p.len();
     auto& index = by_len_[size_t(depth)];
-    if (auto it = index.find(a); it != index.end() && it->second == nh)
+    const auto found = index.find(a);
+    const bool existed = found != index.end();
+    const uint32_t old = existed ? found->second : 0;
+    if (existed && nh_of(old) == nh)
         return absl::OkStatus();
 
-    uint32_t missing = groups_missing(a, depth);
-    if (missing > groups_available() && !retired_.empty())
-        synchronize();
-    if (missing > groups_available())
-        return absl::ResourceExhaustedError(
-            fmt::format("table full: {} needs {} more groups, {} of {} in use", p.str(), missing,
-                        groups_in_use(), max_groups_));
+    // p's parent (the longest prefix above it) has the next hop of the
+    // written prefix above p: that one's leaf is what answers for p when p
+    // is elided.
+    const uint32_t cover = written_cover(a, depth);
+    const bool elide = cover != 0 && (cover & kNhMask) == nh;
+    const bool was_elided = existed && (old & kElided);
+    // p's children now have p's next hop as their parent's.
+    std::vector<Kin> to_write, to_unwrite;
+    uint64_t reserve = elide && !was_elided ? uint32_t(last_level(depth)) : 0;
+    for_each_child(p, [&](const Kin& k) {
+        const bool was = k.value & kElided, now = nh_of(k.value) == nh;
+        if (was && !now) {
+            to_write.push_back(k);
+        } else if (!was && now) {
+            to_unwrite.push_back(k);
+            reserve += uint32_t(last_level(k.len));
+        }
+    });
+    // What is written now, plus what the elided prefixes may need, stays
+    // within max_groups (see Capacity; the children written back draw on
+    // their own reservation).
+    const uint32_t missing = !elide && (!existed || was_elided) ? groups_missing(a, depth) : 0;
+    if (uint64_t(groups_in_use()) + missing + reserved_ + reserve > max_groups_)
+        return absl::ResourceExhaustedError(fmt::format(
+            "table full: {} needs {} more groups, {} of {} in use, {} kept for elided prefixes",
+            p.str(), missing + reserve, groups_in_use(), max_groups_, reserved_));
 
-    // Walk down to the level where p ends, creating groups on the way. A new
-    // group starts as 256 copies of the leaf it replaces, so linking it in
-    // changes no answer.
+    for (const Kin& k : to_write) {  // before p's range changes: they keep their answer
+        materialize(k.addr, k.len, nh_of(k.value));
+        mark(k, false);
+    }
+    if (!elide)
+        materialize(a, depth, nh);
+    else if (existed && !was_elided)
+        unmaterialize(a, depth, cover);  // what is above gives nh already
+
+    index.insert_or_assign(a, nh | (elide ? kElided : 0));
+    if (!existed) {
+        ordered_.insert(p);
+        size_++;
+        len_bits_[size_t(depth) >> 6] |= uint64_t(1) << (depth & 63);
+    }
+    if (elide && !was_elided) {
+        elided_++;
+        reserved_ += uint32_t(last_level(depth));
+    } else if (!elide && was_elided) {
+        elided_--;
+        reserved_ -= uint32_t(last_level(depth));
+    }
+    if (!to_unwrite.empty()) {  // after: p, or what is above it, answers for them
+        const uint32_t above = elide ? cover : leaf(nh, depth);
+        for (const Kin& k : to_unwrite) {
+            unmaterialize(k.addr, k.len, above);
+            mark(k, true);
+        }
+    }
+    return absl::OkStatus();
+}
+
+void Lpm6::materialize(const Ip6& a, int depth, uint32_t nh) {
+    const uint32_t missing = groups_missing(a, depth);
+    if (missing > groups_available())
+        synchronize();
+    if (missing > groups_available()) {
+        // Cannot happen: the groups in use never exceed the reservation.
+        FP6_LOG(ERR, Rib, "FIB: no group left for {}/{} within the reservation", a.str(), depth);
+        return;
+    }
+    // Walk down to the level where the prefix ends, creating groups on the
+    // way. A new group starts as 256 copies of the leaf it replaces, so
+    // linking it in changes no answer.
     const int last = last_level(depth);
     uint32_t* t = tbl24_;
     uint32_t i = index24(a.data());
@@ -271,12 +382,6 @@ absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
     }
     uint32_t span = 1u << (level_end(last) - depth);
     fill(t, i, span, leaf(nh, depth), 0, depth);
-
-    if (index.insert_or_assign(a, nh).second) {
-        size_++;
-        len_bits_[size_t(depth) >> 6] |= uint64_t(1) << (depth & 63);
-    }
-    return absl::OkStatus();
 }
 
 bool Lpm6::erase(const Prefix6& p) {
@@ -286,7 +391,39 @@ bool Lpm6::erase(const Prefix6& p) {
     auto it = index.find(a);
     if (it == index.end())
         return false;
+    const uint32_t value = it->second;
 
+    // p's children get p's parent as theirs, whose next hop is that of the
+    // written prefix above p. Those elided under p that now differ from it
+    // are written back first (their reservation holds the groups). Those
+    // written that now repeat it stay written: eliding them would reserve
+    // groups, and a delete cannot be refused for want of them.
+    const uint32_t cover = written_cover(a, depth);
+    std::vector<Kin> to_write;
+    for_each_child(p, [&](const Kin& k) {
+        if ((k.value & kElided) && nh_of(k.value) != (cover & kNhMask))
+            to_write.push_back(k);
+    });
+    for (const Kin& k : to_write) {
+        materialize(k.addr, k.len, nh_of(k.value));
+        mark(k, false);
+    }
+    if (!(value & kElided)) {
+        unmaterialize(a, depth, cover);
+    } else {
+        elided_--;
+        reserved_ -= uint32_t(last_level(depth));
+    }
+
+    index.erase(a);
+    ordered_.erase(p);
+    size_--;
+    if (index.empty())
+        len_bits_[size_t(depth) >> 6] &= ~(uint64_t(1) << (depth & 63));
+    return true;
+}
+
+void Lpm6::unmaterialize(const Ip6& a, int depth, uint32_t cover) {
     struct Step {
         uint32_t* parent;
         uint32_t slot;
@@ -298,22 +435,18 @@ bool Lpm6::erase(const Prefix6& p) {
     for (int level = 1; level <= last; level++) {
         uint32_t e = t[i];
         if (!(e & kLink)) {
-            FP6_LOG(ERR, Rib, "FIB index and table disagree about {}", p.str());
-            return false;
+            FP6_LOG(ERR, Rib, "FIB index and table disagree about {}/{}", a.str(), depth);
+            return;
         }
-        // set() linked every level down to `last` and a group holding a leaf
-        // deeper than its start is never folded, so the path is whole.
+        // materialize() linked every level down to `last` and a group
+        // holding a leaf deeper than its start is never folded, so the path
+        // is whole.
         path[size_t(level)] = {t, i};
         t = group(e);
         i = a.data()[2 + level];
     }
     uint32_t span = 1u << (level_end(last) - depth);
-    fill(t, i, span, covering_leaf(a, depth), depth, depth);
-
-    index.erase(it);
-    size_--;
-    if (index.empty())
-        len_bits_[size_t(depth) >> 6] &= ~(uint64_t(1) << (depth & 63));
+    fill(t, i, span, cover, depth, depth);
 
     // Fold groups, deepest first, that now hold one leaf everywhere and no
     // prefix longer than the level they start at: the parent's entry can
@@ -337,7 +470,6 @@ bool Lpm6::erase(const Prefix6& p) {
         store(&s.parent[s.slot], v);
         retired_.push_back(group_of(link));
     }
-    return true;
 }
 
 void Lpm6::synchronize(bool always) {
@@ -354,7 +486,7 @@ std::optional<uint32_t> Lpm6::get(const Prefix6& p) const {
     auto it = m.find(p.addr());
     if (it == m.end())
         return std::nullopt;
-    return it->second;
+    return nh_of(it->second);
 }
 
 size_t Lpm6::populate(uint32_t groups) noexcept {
@@ -377,7 +509,9 @@ size_t Lpm6::index_bytes() const noexcept {
     size_t bytes = 0;
     for (const auto& m : by_len_)
         bytes += m.capacity() * (sizeof(std::pair<Ip6, uint32_t>) + 1);
-    return bytes;
+    // The ordered copy: its keys, and a third more for the B-tree's nodes
+    // running partly empty.
+    return bytes + ordered_.size() * sizeof(Prefix6) * 4 / 3;
 }
 
 }  // namespace fp6

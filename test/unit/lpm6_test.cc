@@ -91,42 +91,61 @@ TEST(Lpm6, LongestMatchAtEveryLevel) {
               absl::StatusCode::kInvalidArgument);
 }
 
-TEST(Lpm6, MatchesTheModelThroughRandomChurnAndEmptiesCompletely) {
+/* Random adds, changes and deletes of crowded prefixes with next hops
+ * 1..next_hops, each followed by lookups checked against the model; then
+ * everything deleted. Returns the most prefixes elided at once. */
+size_t churn_against_model(unsigned seed, int steps, uint32_t next_hops) {
     auto t = make(1 << 16);
-    std::mt19937 rng(11);
+    std::mt19937 rng(seed);
     std::map<Prefix6, uint32_t> model;
-    for (int step = 0; step < 3000; step++) {
+    size_t most_elided = 0;
+    for (int step = 0; step < steps; step++) {
         Prefix6 p = random_prefix(rng);
         if (model.count(p) && rng() % 3 != 0) {
-            ASSERT_TRUE(t->erase(p));
+            EXPECT_TRUE(t->erase(p));
             model.erase(p);
         } else {
-            uint32_t nh = 1 + rng() % 100000;
-            ASSERT_TRUE(t->set(p, nh).ok());
+            uint32_t nh = 1 + rng() % next_hops;
+            EXPECT_TRUE(t->set(p, nh).ok());
             model[p] = nh;
         }
+        most_elided = std::max(most_elided, t->elided());
+        EXPECT_LE(t->groups_in_use() + t->groups_reserved(), t->max_groups());
         if (step % 200 == 0)
             t->synchronize();
-        if (model.empty())
-            continue;
-        for (int k = 0; k < 8; k++) {
+        for (int k = 0; k < 8 && !model.empty(); k++) {
             Ip6 a = probe_near(rng, model);
-            ASSERT_EQ(t->lookup(a.data()), reference(model, a)) << a.str() << " step " << step;
+            EXPECT_EQ(t->lookup(a.data()), reference(model, a)) << a.str() << " step " << step;
         }
+        if (::testing::Test::HasFailure())
+            return most_elided;
     }
-    ASSERT_EQ(t->size(), model.size());
+    EXPECT_EQ(t->size(), model.size());
     for (const auto& [p, nh] : model)
-        ASSERT_TRUE(t->erase(p));
+        EXPECT_TRUE(t->erase(p));
     t->synchronize();
     EXPECT_EQ(t->size(), 0u);
     EXPECT_EQ(t->groups_in_use(), 0u) << "every group folds back once its prefixes are gone";
+    EXPECT_EQ(t->groups_reserved(), 0u);
+    EXPECT_EQ(t->elided(), 0u);
     std::mt19937 probe(3);
     for (int k = 0; k < 1000; k++) {
         std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, uint8_t(0xb8 + probe() % 2)};
         for (size_t i = 4; i < 16; i++)
             b[i] = uint8_t(probe());
-        ASSERT_EQ(t->lookup(b.data()), 0u);
+        EXPECT_EQ(t->lookup(b.data()), 0u);
     }
+    return most_elided;
+}
+
+TEST(Lpm6, MatchesTheModelThroughRandomChurnAndEmptiesCompletely) {
+    churn_against_model(11, 3000, 100000);
+}
+
+/* Two next hops: prefixes are elided, written back and elided again all
+ * the time. */
+TEST(Lpm6, MatchesTheModelWhenPrefixesShareNextHops) {
+    EXPECT_GT(churn_against_model(5, 4000, 2), 20u) << "the test elided little: it tests little";
 }
 
 /* lookup_bulk() walks a small table one destination after the other and a
@@ -270,12 +289,190 @@ TEST(Lpm6, RetiredGroupsComeBackOnlyAfterAGracePeriod) {
     EXPECT_EQ(t->groups_in_use(), 9u);
 }
 
-/* Readers look up probe addresses while the writer adds and deletes nested
- * prefixes around them as fast as it can, folding and reusing groups. Each
- * prefix has its own next hop, and one /16 covering everything never goes,
- * so every answer must be the next hop of a prefix covering the probe: a
- * recycled group read too early, a torn entry or a half-built group would
- * show up as another prefix's next hop or as 0. */
+/* A prefix whose next hop is its parent's is indexed but not written, and
+ * written back as soon as that stops being true, whichever prefix changes. */
+TEST(Lpm6, ElidesAPrefixThatRepeatsItsParentsNextHop) {
+    auto t = make();
+    ASSERT_TRUE(t->set(P("2001:db8::/32"), 1).ok());
+    ASSERT_TRUE(t->set(P("2001:db8:1::/48"), 1).ok());
+    EXPECT_EQ(t->elided(), 1u);
+    EXPECT_EQ(t->groups_in_use(), 1u) << "only the /32's group";
+    EXPECT_EQ(*t->get(P("2001:db8:1::/48")), 1u);
+    EXPECT_EQ(t->lookup(A("2001:db8:1::1").data()), 1u);
+    // Its own next hop changes: written.
+    ASSERT_TRUE(t->set(P("2001:db8:1::/48"), 2).ok());
+    EXPECT_EQ(t->elided(), 0u);
+    EXPECT_EQ(t->groups_in_use(), 3u);
+    EXPECT_EQ(t->lookup(A("2001:db8:1::1").data()), 2u);
+    EXPECT_EQ(t->lookup(A("2001:db8:2::1").data()), 1u);
+    // The parent's changes to the same: unwritten again.
+    ASSERT_TRUE(t->set(P("2001:db8::/32"), 2).ok());
+    EXPECT_EQ(t->elided(), 1u);
+    t->synchronize();
+    EXPECT_EQ(t->groups_in_use(), 1u);
+    EXPECT_EQ(t->lookup(A("2001:db8:1::1").data()), 2u);
+    EXPECT_EQ(t->lookup(A("2001:db8:2::1").data()), 2u);
+    // A prefix between them with another next hop: the /48 is its child now.
+    ASSERT_TRUE(t->set(P("2001:db8::/40"), 3).ok());
+    EXPECT_EQ(t->elided(), 0u);
+    EXPECT_EQ(t->lookup(A("2001:db8:1::1").data()), 2u);
+    EXPECT_EQ(t->lookup(A("2001:db8:2::1").data()), 3u);
+    EXPECT_EQ(t->lookup(A("2001:db8:100::1").data()), 2u);
+    // ... and it goes again: the /48 repeats the /32 now, but a delete
+    // leaves it written (eliding would reserve groups).
+    ASSERT_TRUE(t->erase(P("2001:db8::/40")));
+    EXPECT_EQ(t->elided(), 0u);
+    EXPECT_EQ(t->groups_reserved(), 0u);
+    EXPECT_EQ(t->lookup(A("2001:db8:2::1").data()), 2u);
+    EXPECT_EQ(t->lookup(A("2001:db8:1::1").data()), 2u);
+    // The parent goes: the /48 must answer alone.
+    ASSERT_TRUE(t->erase(P("2001:db8::/32")));
+    EXPECT_EQ(t->elided(), 0u);
+    EXPECT_EQ(t->lookup(A("2001:db8:1::1").data()), 2u);
+    EXPECT_EQ(t->lookup(A("2001:db8:2::1").data()), 0u);
+    // Added under an elided prefix, and that one deleted.
+    ASSERT_TRUE(t->set(P("::/0"), 2).ok());
+    EXPECT_EQ(t->elided(), 1u);
+    ASSERT_TRUE(t->set(P("2001:db8:1:1::/64"), 2).ok());
+    ASSERT_TRUE(t->set(P("2001:db8:1:2::/64"), 5).ok());
+    EXPECT_EQ(t->elided(), 2u);
+    ASSERT_TRUE(t->erase(P("2001:db8:1::/48")));
+    EXPECT_EQ(t->elided(), 1u) << "the first /64 repeats ::/0 now";
+    EXPECT_EQ(t->lookup(A("2001:db8:1:1::1").data()), 2u);
+    EXPECT_EQ(t->lookup(A("2001:db8:1:2::1").data()), 5u);
+    ASSERT_TRUE(t->erase(P("::/0")));
+    EXPECT_EQ(t->lookup(A("2001:db8:1:1::1").data()), 2u);
+    EXPECT_EQ(t->lookup(A("2001:db8:1:3::1").data()), 0u);
+    ASSERT_TRUE(t->erase(P("2001:db8:1:1::/64")));
+    ASSERT_TRUE(t->erase(P("2001:db8:1:2::/64")));
+    t->synchronize();
+    EXPECT_EQ(t->groups_in_use(), 0u);
+    EXPECT_EQ(t->groups_reserved(), 0u);
+    EXPECT_EQ(t->elided(), 0u);
+}
+
+/* Deleting a parent writes back its elided children, which needs groups
+ * the table may not have free: their reservation guarantees them. */
+TEST(Lpm6, DeleteFindsTheGroupsToWriteBackElidedChildren) {
+    auto t = make(7);
+    ASSERT_TRUE(t->set(P("2001:db8::/32"), 1).ok());      // one group in use
+    ASSERT_TRUE(t->set(P("2001:db8:100::/48"), 1).ok());  // elided, keeps 3
+    ASSERT_TRUE(t->set(P("2001:db8:200::/48"), 1).ok());  // elided, keeps 3
+    EXPECT_EQ(t->groups_in_use(), 1u);
+    EXPECT_EQ(t->groups_reserved(), 6u);
+    EXPECT_EQ(t->set(P("2001:db8:300::/48"), 1).code(), absl::StatusCode::kResourceExhausted)
+        << "kept in full, though one group is in use";
+    ASSERT_TRUE(t->erase(P("2001:db8::/32")));
+    EXPECT_EQ(t->elided(), 0u);
+    EXPECT_EQ(t->groups_reserved(), 0u);
+    EXPECT_EQ(t->groups_in_use(), 4u) << "one shared group at bits 24 and 32, one each at 40";
+    EXPECT_EQ(t->lookup(A("2001:db8:100::1").data()), 1u);
+    EXPECT_EQ(t->lookup(A("2001:db8:200::1").data()), 1u);
+    EXPECT_EQ(t->lookup(A("2001:db8:300::1").data()), 0u);
+    EXPECT_EQ(t->lookup(A("2001:db8::1").data()), 0u);
+}
+
+/* An address and the answers a reader may get for it while the table
+ * changes. */
+struct Probe {
+    Ip6 addr;
+    std::vector<uint32_t> allowed;
+};
+
+/* Two RCU reader threads looking probes up in bursts of 32 with
+ * lookup_bulk() until stop(), counting the answers a probe does not allow. */
+class Readers {
+  public:
+    Readers(const Lpm6& t, const std::vector<Probe>& probes) : t_(t), probes_(probes) {
+        for (unsigned seed : {1u, 2u})
+            threads_.emplace_back([this, seed] { run(seed); });
+    }
+    // A failed assertion returns early: the threads stop then too.
+    ~Readers() { stop(); }
+    void stop() {
+        stop_ = true;
+        for (std::thread& th : threads_)
+            if (th.joinable())
+                th.join();
+    }
+    std::atomic<uint64_t> lookups{0}, wrong{0};
+
+  private:
+    void run(unsigned seed) {
+        rcu_register_thread();
+        std::mt19937 r(seed);
+        uint8_t dsts[32][16];
+        uint32_t nhs[32];
+        const Probe* picked[32];
+        while (!stop_.load(std::memory_order_relaxed)) {
+            for (int k = 0; k < 32; k++) {
+                picked[k] = &probes_[r() % probes_.size()];
+                std::memcpy(dsts[k], picked[k]->addr.data(), 16);
+            }
+            t_.lookup_bulk(dsts, nhs, 32);
+            for (int k = 0; k < 32; k++) {
+                const auto& ok = picked[k]->allowed;
+                if (std::find(ok.begin(), ok.end(), nhs[k]) == ok.end())
+                    wrong.fetch_add(1);
+            }
+            lookups.fetch_add(32, std::memory_order_relaxed);
+            rcu_quiescent_state();
+        }
+        rcu_unregister_thread();
+    }
+    const Lpm6& t_;
+    const std::vector<Probe>& probes_;
+    std::atomic<bool> stop_{false};
+    std::vector<std::thread> threads_;
+};
+
+/* Readers look inside 64 /48s that never change (next hop 1 or 2, each
+ * with a /56 of its own next hop inside) while the writer adds, changes and
+ * deletes prefixes above them with next hops 1 to 3, so the /48s are elided
+ * and written back all the time. Each probe has exactly one right answer;
+ * an elided /48 unwritten before its parent's new leaf is in place, or
+ * written back after, would show the parent's next hop. */
+TEST_P(Lpm6Walk, ElisionNeverShowsAnotherAnswer) {
+    auto t = make_walking(1 << 14);
+    std::vector<Probe> probes;
+    std::mt19937 rng(9);
+    for (int x = 0; x < 64; x++) {
+        const uint32_t nh = 1 + uint32_t(x % 2);
+        std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8, uint8_t(x >> 2), uint8_t(x << 6)};
+        ASSERT_TRUE(t->set(Prefix6(Ip6(b), 48), nh).ok());
+        b[6] = 0x80;
+        ASSERT_TRUE(t->set(Prefix6(Ip6(b), 56), nh).ok());
+        for (int k = 0; k < 8; k++) {
+            b[6] = uint8_t(rng());
+            for (size_t i = 7; i < 16; i++)
+                b[i] = uint8_t(rng());
+            probes.push_back({Ip6(b), {nh}});
+        }
+    }
+    const Prefix6 above[] = {P("2001:db8::/32"), P("2001:db8::/40"), P("2001:db8:800::/37"),
+                             P("2001:db8::/44"), P("2001:db0::/28")};
+
+    Readers readers(*t, probes);
+    uint64_t changes = 0;
+    size_t most_elided = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+    while (std::chrono::steady_clock::now() < until || changes < 20000) {
+        const Prefix6& p = above[rng() % std::size(above)];
+        if (rng() % 3 == 0)
+            t->erase(p);
+        else
+            ASSERT_TRUE(t->set(p, 1 + rng() % 3).ok());
+        most_elided = std::max(most_elided, t->elided());
+        if (++changes % 64 == 0)
+            t->synchronize();
+    }
+    readers.stop();
+    EXPECT_GT(most_elided, 60u) << "the /48s were rarely elided: the test tests little";
+    EXPECT_GT(readers.lookups.load(), 10000u);
+    EXPECT_EQ(readers.wrong.load(), 0u)
+        << "of " << readers.lookups.load() << " lookups during " << changes << " changes";
+}
+
 TEST_P(Lpm6Walk, ConcurrentReadersOnlySeeCoveringPrefixes) {
     auto t = make_walking(1 << 14);
     constexpr uint32_t kCover = 1;
@@ -292,10 +489,6 @@ TEST_P(Lpm6Walk, ConcurrentReadersOnlySeeCoveringPrefixes) {
     }
     // Probes: addresses inside the prefixes, each with the set of answers
     // it may legitimately get.
-    struct Probe {
-        Ip6 addr;
-        std::vector<uint32_t> allowed;
-    };
     std::vector<Probe> probes;
     for (int k = 0; k < 512; k++) {
         Ip6 a = probe_near(rng, id_of);
@@ -306,31 +499,7 @@ TEST_P(Lpm6Walk, ConcurrentReadersOnlySeeCoveringPrefixes) {
         probes.push_back(pr);
     }
 
-    std::atomic<bool> stop{false};
-    std::atomic<uint64_t> lookups{0}, wrong{0};
-    auto reader = [&](unsigned seed) {
-        rcu_register_thread();
-        std::mt19937 r(seed);
-        uint8_t dsts[32][16];
-        uint32_t nhs[32];
-        const Probe* picked[32];
-        while (!stop.load(std::memory_order_relaxed)) {
-            for (int k = 0; k < 32; k++) {
-                picked[k] = &probes[r() % probes.size()];
-                std::memcpy(dsts[k], picked[k]->addr.data(), 16);
-            }
-            t->lookup_bulk(dsts, nhs, 32);
-            for (int k = 0; k < 32; k++) {
-                const auto& ok = picked[k]->allowed;
-                if (std::find(ok.begin(), ok.end(), nhs[k]) == ok.end())
-                    wrong.fetch_add(1);
-            }
-            lookups.fetch_add(32, std::memory_order_relaxed);
-            rcu_quiescent_state();
-        }
-        rcu_unregister_thread();
-    };
-    std::thread r1(reader, 1), r2(reader, 2);
+    Readers readers(*t, probes);
     std::vector<bool> present(universe.size(), false);
     uint64_t changes = 0;
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
@@ -344,12 +513,10 @@ TEST_P(Lpm6Walk, ConcurrentReadersOnlySeeCoveringPrefixes) {
         if (++changes % 64 == 0)
             t->synchronize();
     }
-    stop = true;
-    r1.join();
-    r2.join();
-    EXPECT_GT(lookups.load(), 10000u);
-    EXPECT_EQ(wrong.load(), 0u) << "of " << lookups.load() << " lookups during " << changes
-                                << " changes";
+    readers.stop();
+    EXPECT_GT(readers.lookups.load(), 10000u);
+    EXPECT_EQ(readers.wrong.load(), 0u)
+        << "of " << readers.lookups.load() << " lookups during " << changes << " changes";
 }
 
 }  // namespace
