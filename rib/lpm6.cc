@@ -252,12 +252,12 @@ uint32_t Lpm6::written_cover(const Ip6& a, int depth) const {
 }
 
 template <class F>
-void Lpm6::for_each_child(const Prefix6& p, F&& f) const {
+void Lpm6::for_each_child(const Prefix6& p, Ordered::const_iterator first, F&& f) const {
     // In ordered_, the prefixes inside p follow it, and a prefix comes
     // before those inside it: the first one is a child, and so is the first
     // one past each child's own range.
     const Ip6 last = last_of(p.addr(), p.len());
-    auto it = ordered_.upper_bound(p);
+    auto it = first;
     while (it != ordered_.end() && !Order()(Prefix6(last, 128), *it)) {
         const Prefix6 k = *it;
         f(Kin{k.addr(), k.len(), by_len_[size_t(k.len())].at(k.addr())});
@@ -297,10 +297,12 @@ absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
     const uint32_t cover = written_cover(a, depth);
     const bool elide = cover != 0 && (cover & kNhMask) == nh;
     const bool was_elided = existed && (old & kElided);
-    // p's children now have p's next hop as their parent's.
+    // p's children now have p's next hop as their parent's. They follow p
+    // in ordered_, where a new p goes just before them.
+    const auto after = existed ? std::next(ordered_.find(p)) : ordered_.upper_bound(p);
     std::vector<Kin> to_write, to_unwrite;
     uint64_t reserve = elide && !was_elided ? uint32_t(last_level(depth)) : 0;
-    for_each_child(p, [&](const Kin& k) {
+    for_each_child(p, after, [&](const Kin& k) {
         const bool was = k.value & kElided, now = nh_of(k.value) == nh;
         if (was && !now) {
             to_write.push_back(k);
@@ -329,7 +331,7 @@ absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
 
     index.insert_or_assign(a, nh | (elide ? kElided : 0));
     if (!existed) {
-        ordered_.insert(p);
+        ordered_.insert(after, p);
         size_++;
         len_bits_[size_t(depth) >> 6] |= uint64_t(1) << (depth & 63);
     }
@@ -399,8 +401,9 @@ bool Lpm6::erase(const Prefix6& p) {
     // written that now repeat it stay written: eliding them would reserve
     // groups, and a delete cannot be refused for want of them.
     const uint32_t cover = written_cover(a, depth);
+    const auto at = ordered_.find(p);
     std::vector<Kin> to_write;
-    for_each_child(p, [&](const Kin& k) {
+    for_each_child(p, std::next(at), [&](const Kin& k) {
         if ((k.value & kElided) && nh_of(k.value) != (cover & kNhMask))
             to_write.push_back(k);
     });
@@ -416,7 +419,7 @@ bool Lpm6::erase(const Prefix6& p) {
     }
 
     index.erase(a);
-    ordered_.erase(p);
+    ordered_.erase(at);
     size_--;
     if (index.empty())
         len_bits_[size_t(depth) >> 6] &= ~(uint64_t(1) << (depth & 63));

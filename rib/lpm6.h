@@ -247,9 +247,10 @@ class Lpm6 {
     };
     using Ordered = absl::btree_set<Prefix6, Order>;
     /* Calls f(Kin) for each child of p: each prefix inside it with no
-     * other prefix between them. */
+     * other prefix between them. `first`: the first prefix after p in
+     * ordered_. */
     template <class F>
-    void for_each_child(const Prefix6& p, F&& f) const;
+    void for_each_child(const Prefix6& p, Ordered::const_iterator first, F&& f) const;
     /* Writes a/depth -> nh into the table, creating its path's groups. */
     void materialize(const Ip6& a, int depth, uint32_t nh);
     /* Rewrites the leaves a/depth wrote with `cover` (the leaf of the
