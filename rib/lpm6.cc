@@ -395,6 +395,9 @@ bool Lpm6::erase(const Prefix6& p) {
         return false;
     const uint32_t value = it->second;
 
+    // TODO: churn of nested prefixes sharing a next hop is slower than
+    // rte_fib6's (fib_bench): the covering search below takes a hash probe
+    // per prefix length where the ordered index could answer.
     // p's children get p's parent as theirs, whose next hop is that of the
     // written prefix above p. Those elided under p that now differ from it
     // are written back first (their reservation holds the groups). Those
