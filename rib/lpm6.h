@@ -229,6 +229,8 @@ class Lpm6 {
     /* The leaf of the longest written prefix shorter than `depth` covering
      * a, as covering_leaf(), from the table where it can. */
     uint32_t written_cover(const Ip6& a, int depth) const;
+    /* The table's answer for a (writer side: plain loads). */
+    uint32_t leaf_at(const Ip6& a) const;
     /* Address, then length: a prefix comes before those inside it, and they
      * follow it together. Two 8-byte compares instead of memcmp. */
     struct Order {
