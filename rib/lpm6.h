@@ -35,15 +35,16 @@
  * prefix covering it) would write leaves that answer what is there
  * already, so it is only indexed, not written: the table holds the
  * prefixes that change an answer, and a table whose routes share gateways
- * needs far fewer groups (the real table with one next hop: 25,968 instead
+ * needs far fewer groups (the real table with one next hop: 26,751 instead
  * of 48,908), so its lookups touch fewer cache lines. rte_fib6 does the
- * same. Every change re-checks the changed prefix's children (the prefixes
+ * same (25,968 for that table). Every change re-checks the changed prefix's children (the prefixes
  * whose parent it is or was) and writes or unwrites those whose status
  * flips, ordered so that no answer ever differs from both the old and the
  * new one: a child that must keep its own answer is written before its
  * parent's range changes, and one that now repeats its parent is unwritten
- * after. An unwritten prefix's leaves carry the depth of the written
- * prefix that covers it, which is what later fills and deletes match on.
+ * after. An unwritten prefix's range holds the leaves of the written
+ * prefix above it, with that prefix's depth, which is what later fills and
+ * deletes match on.
  *
  * Capacity. Writing an elided prefix back (when the prefix above it is
  * deleted or changes next hop) needs groups, and delete cannot fail. So
@@ -82,7 +83,7 @@ class Lpm6 {
     static constexpr uint32_t kMaxNextHop = (1u << 23) - 1;
     // 4 GiB of address space reserved, backed only where written: an elided
     // prefix keeps up to 13 groups (see Capacity above); the real table with
-    // one next hop uses 26,751 and keeps 334,000 or so.
+    // one next hop uses 26,751 and keeps 368,114.
     static constexpr uint32_t kDefaultMaxGroups = 1u << 22;
     static constexpr uint32_t kMaxGroups = 1u << 23;  // what a link can address
     /* Groups (1 KiB each) past which the table is taken to outgrow the
