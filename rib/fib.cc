@@ -16,6 +16,7 @@ Fib::Fib(uint32_t max_groups) {
 }
 
 void Fib::commit(bool grace) {
+    lpm_->compact();
     lpm_->synchronize(grace);
     generation_++;
 }

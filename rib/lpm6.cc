@@ -312,16 +312,14 @@ absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
     // p's children now have p's next hop as their parent's. They follow p
     // in ordered_, where a new p goes just before them.
     const auto after = existed ? std::next(ordered_.find(p)) : ordered_.upper_bound(p);
-    std::vector<Kin> to_write, to_unwrite;
-    uint64_t reserve = elide && !was_elided ? uint32_t(last_level(depth)) : 0;
+    std::vector<Kin> to_write;
+    const uint64_t reserve = elide && !was_elided ? uint32_t(last_level(depth)) : 0;
     for_each_child(p, after, [&](const Kin& k) {
         const bool was = k.value & kElided, now = nh_of(k.value) == nh;
-        if (was && !now) {
+        if (was && !now)
             to_write.push_back(k);
-        } else if (!was && now) {
-            to_unwrite.push_back(k);
-            reserve += uint32_t(last_level(k.len));
-        }
+        else if (!was && now)
+            unwrite_later_.push_back(Prefix6(k.addr, k.len));  // compact()
     });
     // What is written now, plus what the elided prefixes may need, stays
     // within max_groups (see Capacity; the children written back draw on
@@ -354,14 +352,28 @@ absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
         elided_--;
         reserved_ -= uint32_t(last_level(depth));
     }
-    if (!to_unwrite.empty()) {  // after: p, or what is above it, answers for them
-        const uint32_t above = elide ? cover : leaf(nh, depth);
-        for (const Kin& k : to_unwrite) {
-            unmaterialize(k.addr, k.len, above);
-            mark(k, true);
-        }
-    }
     return absl::OkStatus();
+}
+
+void Lpm6::compact() {
+    // Each is unwritten only if it still repeats the written prefix above
+    // it (so no answer changes) and its groups can be kept; otherwise it
+    // stays written, which is as right, only larger.
+    std::vector<Prefix6> todo = std::move(unwrite_later_);
+    unwrite_later_.clear();
+    for (const Prefix6& k : todo) {
+        const auto& m = by_len_[size_t(k.len())];
+        const auto it = m.find(k.addr());
+        if (it == m.end() || (it->second & kElided))
+            continue;
+        const uint32_t cover = written_cover(k.addr(), k.len());
+        const uint32_t levels = uint32_t(last_level(k.len()));
+        if (cover == 0 || (cover & kNhMask) != it->second ||
+            uint64_t(groups_in_use()) + reserved_ + levels > max_groups_)
+            continue;
+        unmaterialize(k.addr(), k.len(), cover);
+        mark(Kin{k.addr(), k.len(), it->second}, true);
+    }
 }
 
 void Lpm6::materialize(const Ip6& a, int depth, uint32_t nh) {
@@ -407,20 +419,23 @@ bool Lpm6::erase(const Prefix6& p) {
         return false;
     const uint32_t value = it->second;
 
-    // TODO: churn of nested prefixes sharing a next hop writes children
-    // back here and unwrites them in the next set() above them (fib_bench:
-    // Lpm6 behind rte_fib6 there); unwriting once per batch would save it.
+    // TODO: churn of nested prefixes sharing a next hop is slower than
+    // rte_fib6's (fib_bench): the write-back below is at once, per delete.
     // p's children get p's parent as theirs, whose next hop is that of the
     // written prefix above p. Those elided under p that now differ from it
     // are written back first (their reservation holds the groups). Those
-    // written that now repeat it stay written: eliding them would reserve
-    // groups, and a delete cannot be refused for want of them.
+    // written that now repeat it are left to compact(), which unwrites them
+    // if their groups can be kept: a delete cannot be refused for want of
+    // them.
     const uint32_t cover = written_cover(a, depth);
     const auto at = ordered_.find(p);
     std::vector<Kin> to_write;
     for_each_child(p, std::next(at), [&](const Kin& k) {
-        if ((k.value & kElided) && nh_of(k.value) != (cover & kNhMask))
+        const bool now = cover != 0 && nh_of(k.value) == (cover & kNhMask);
+        if ((k.value & kElided) && !now)
             to_write.push_back(k);
+        else if (!(k.value & kElided) && now)
+            unwrite_later_.push_back(Prefix6(k.addr, k.len));
     });
     for (const Kin& k : to_write) {
         materialize(k.addr, k.len, nh_of(k.value));

@@ -38,21 +38,22 @@
  * needs far fewer groups (the real table with one next hop: 26,751 instead
  * of 48,908), so its lookups touch fewer cache lines. rte_fib6 does the
  * same (25,968 for that table). Every change re-checks the changed prefix's children (the prefixes
- * whose parent it is or was) and writes or unwrites those whose status
- * flips, ordered so that no answer ever differs from both the old and the
- * new one: a child that must keep its own answer is written before its
- * parent's range changes, and one that now repeats its parent is unwritten
- * after. An unwritten prefix's range holds the leaves of the written
- * prefix above it, with that prefix's depth, which is what later fills and
- * deletes match on.
+ * whose parent it is or was): a child that must now answer for itself is
+ * written before its parent's range changes, so that no answer ever
+ * differs from both the old and the new one; one that now repeats its
+ * parent is unwritten later, by compact() at the end of a batch (a churn
+ * that deletes and re-adds the prefix above it would otherwise write it
+ * back and unwrite it again at every step). An unwritten prefix's range holds the leaves of the
+ * written prefix above it, with that prefix's depth, which is what later fills and deletes match
+ * on.
  *
  * Capacity. Writing an elided prefix back (when the prefix above it is
  * deleted or changes next hop) needs groups, and delete cannot fail. So
  * each elided prefix keeps the groups its path could need (one per byte
  * past the 24th) reserved, and set() refuses what would take the groups in
  * use plus the reservation past max_groups; delete writes elided children
- * back from their own reservation, and leaves written the children that
- * come to repeat their new parent (eliding them would reserve more).
+ * back from their own reservation, and compact() unwrites only what it can
+ * keep groups for.
  * rte_fib6 reserves in the same spirit, for every prefix.
  *
  * Memory. Both tables are reserved as anonymous virtual memory and only the
@@ -141,6 +142,10 @@ class Lpm6 {
     /* Writer. Removes p; false when p is not in the table. Never short of
      * groups (see Capacity); may wait for a grace period to reuse some. */
     bool erase(const Prefix6& p);
+    /* Writer, at the end of a batch of set()/erase(): unwrites the prefixes
+     * that came to repeat their parent's next hop during it (see Elision).
+     * Never changes an answer. */
+    void compact();
     /* Writer. When groups were retired (or `always`), waits for a grace
      * period and makes the groups retired before the call reusable. set()
      * does this by itself when it runs short. */
@@ -279,6 +284,7 @@ class Lpm6 {
     Ordered ordered_;                                             // the same prefixes
     uint64_t reserved_ = 0;
     size_t elided_ = 0;
+    std::vector<Prefix6> unwrite_later_;  // for compact()
     std::array<uint64_t, 3> len_bits_{};  // lengths with at least one prefix
     size_t size_ = 0;
 };

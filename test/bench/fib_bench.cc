@@ -132,7 +132,10 @@ struct Ours : Table {
     void lookup(const uint8_t (*d)[16], uint32_t* nh, unsigned n) override {
         t->lookup_bulk(d, nh, n);
     }
-    void quiesce() override { t->synchronize(); }
+    void quiesce() override {
+        t->compact();
+        t->synchronize();
+    }
     size_t bytes() override { return t->table_bytes() + t->index_bytes(); }
 };
 
