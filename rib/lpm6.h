@@ -122,8 +122,8 @@ class Lpm6 {
     /* How lookup_bulk() walks the table. kScalar: one destination after the
      * other while the table fits the caches, level by level across the
      * batch once it does not (see kCachedGroups). kAvx2 and kAvx512: 8 or
-     * 16 destinations at once, a level at a time, with gathers. All give
-     * the same answers. */
+     * up to 64 destinations at once, a level at a time, with gathers. All
+     * give the same answers, and read no byte past the n-th destination. */
     enum class Walk : uint8_t { kScalar, kAvx2, kAvx512 };
     static const char* walk_name(Walk w) noexcept;
     /* Whether this CPU (and the OS, which must save the wider registers)
@@ -218,6 +218,8 @@ class Lpm6 {
      * where cpu_has() said yes. */
     void lookup_avx2(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
     void lookup_avx512(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
+    template <unsigned NV>
+    void walk_avx512(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
     /* Groups p's path still lacks. */
     uint32_t groups_missing(const Ip6& a, int depth) const;
     /* Stores `value` into entries [first, first + count) of `t` whose depth

@@ -4,6 +4,7 @@
 #include "rib/lpm6.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -178,10 +179,12 @@ TEST_P(Lpm6Walk, BulkLookupAgreesWithLookup) {
     std::mt19937 rng(5);
     std::map<Prefix6, uint32_t> model;
     auto check = [&](const char* when) {
-        uint8_t dsts[64][16];
-        uint32_t nhs[64];
-        // Whole vectors, a lone destination, and tails of every kind.
-        for (unsigned n : {32u, 1u, 7u, 8u, 15u, 16u, 17u, 31u, 64u}) {
+        uint8_t dsts[160][16];
+        uint32_t nhs[160];
+        // Whole vectors, a lone destination, tails of every kind, and more
+        // than one pass of the widest walk (64 at a time).
+        for (unsigned n : {32u, 1u, 7u, 8u, 15u, 16u, 17u, 31u, 33u, 48u, 49u, 63u, 64u, 65u, 100u,
+                           128u, 160u}) {
             for (int round = 0; round < 16; round++) {
                 for (unsigned i = 0; i < n; i++)
                     std::memcpy(dsts[i], probe_near(rng, model).data(), 16);
@@ -211,6 +214,29 @@ TEST_P(Lpm6Walk, BulkLookupAgreesWithLookup) {
     }
     ASSERT_GT(t->groups_in_use(), Lpm6::kCachedGroups);
     check("large table");
+}
+
+/* A walk reads the n destinations it is given and not one byte past them
+ * (the vector walks load whole rows under a mask): here the byte after the
+ * last row is an unreadable page. */
+TEST_P(Lpm6Walk, ReadsNoDestinationPastTheLast) {
+    auto t = make_walking(1 << 10);
+    ASSERT_TRUE(t->set(P("2001:db8::/32"), 3).ok());
+    ASSERT_TRUE(t->set(P("2001:db8:1::/48"), 4).ok());
+    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    void* mem = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(mem, MAP_FAILED);
+    ASSERT_EQ(mprotect(static_cast<uint8_t*>(mem) + page, page, PROT_NONE), 0);
+    for (unsigned n = 1; n <= 80; n++) {
+        auto* rows = reinterpret_cast<uint8_t(*)[16]>(static_cast<uint8_t*>(mem) + page - 16 * n);
+        for (unsigned i = 0; i < n; i++)
+            std::memcpy(rows[i], (i % 2 ? A("2001:db8:1::9") : A("2001:db8:2::9")).data(), 16);
+        uint32_t nhs[80];
+        t->lookup_bulk(rows, nhs, n);
+        for (unsigned i = 0; i < n; i++)
+            ASSERT_EQ(nhs[i], i % 2 ? 4u : 3u) << n << " destinations, destination " << i;
+    }
+    munmap(mem, 2 * page);
 }
 
 TEST(Lpm6, RefusesAWalkTheCpuLacks) {
