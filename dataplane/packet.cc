@@ -133,17 +133,16 @@ class PlainFilter {
     explicit PlainFilter(const uint8_t* mac) {
         // Bytes 0-15 of the frame: destination MAC (6), source MAC (6, any),
         // ethertype (2), version and traffic class (the high nibble only).
-        alignas(16) uint8_t want[16] = {};
-        alignas(16) uint8_t mask[16] = {};
-        std::memcpy(want, mac, 6);
-        std::memset(mask, 0xff, 6);
-        want[12] = RTE_ETHER_TYPE_IPV6 >> 8;
-        want[13] = RTE_ETHER_TYPE_IPV6 & 0xff;
-        want[14] = kIpVersion << 4;
-        mask[12] = mask[13] = 0xff;
-        mask[14] = 0xf0;
-        want_ = _mm_load_si128(reinterpret_cast<const __m128i*>(want));
-        mask_ = _mm_load_si128(reinterpret_cast<const __m128i*>(mask));
+        // Built in registers: bytes stored one by one and read back as a
+        // vector would stall on store forwarding, once a burst.
+        uint64_t dst = 0;
+        std::memcpy(&dst, mac, 6);
+        constexpr uint64_t kHigh = uint64_t(RTE_ETHER_TYPE_IPV6 >> 8) << 32 |
+                                   uint64_t(RTE_ETHER_TYPE_IPV6 & 0xff) << 40 |
+                                   uint64_t(kIpVersion << 4) << 48;
+        constexpr uint64_t kHighMask = uint64_t(0xffff) << 32 | uint64_t(0xf0) << 48;
+        want_ = _mm_set_epi64x(int64_t(kHigh), int64_t(dst));
+        mask_ = _mm_set_epi64x(int64_t(kHighMask), int64_t(0xffffffffffff));
     }
 #else
     explicit PlainFilter(const uint8_t* mac) : mac_(mac) {}
@@ -454,6 +453,7 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     };
 
     out->n_tx = 0;
+    out->one_port = true;
     out->n_punt = 0;
     out->n_icmp = 0;
     out->n_redirect = 0;
@@ -581,6 +581,9 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
     // The out port whose packets may earn a Redirect; none is UINT16_MAX.
     const uint16_t redirect_port = redirects_on ? rx_port : UINT16_MAX;
     uint16_t n_fwd = 0;
+    // Whether every forwarded packet leaves through one port: then the bits
+    // set in any port number are set in all.
+    uint16_t ports_or = 0, ports_and = UINT16_MAX;
     // Rewrites and sends, for a next hop that earns no Redirect.
     auto send = [&](rte_mbuf* m, const NextHop& nh, uint8_t* frame) {
         // Tells the control thread the neighbour is in use (a STALE entry
@@ -590,6 +593,8 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         rewrite(frame, nh);
         out->tx[n_fwd] = m;
         out->tx_port[n_fwd++] = nh.port;
+        ports_or |= nh.port;
+        ports_and &= nh.port;
     };
     auto forward_to = [&](rte_mbuf* m, const NextHop& nh, uint8_t* frame) {
         if (unlikely(nh.port == redirect_port))
@@ -666,6 +671,7 @@ void classify_burst(const Tables& t, uint16_t rx_port, rte_mbuf** pkts, uint16_t
         }
     }
     out->n_tx = n_fwd;
+    out->one_port = ports_or == ports_and || n_fwd == 0;
     st->forwarded += n_fwd;
     if (n_err != 0) {
         std::memcpy(&out->punt[out->n_punt], errors, sizeof(errors[0]) * n_err);

@@ -189,6 +189,7 @@ struct BurstResult {
     uint16_t n_punt = 0;      // including the n_icmp errors and the n_redirect copies
     uint16_t n_icmp = 0;      // punt[n_punt - n_redirect - n_icmp, n_punt - n_redirect)
     uint16_t n_redirect = 0;  // punt[n_punt - n_redirect, n_punt): Redirect copies
+    bool one_port = true;     // every tx_port[i] is tx_port[0] (or n_tx is 0)
     rte_mbuf* tx[kMax];
     uint16_t tx_port[kMax];
     rte_mbuf* punt[kMax];

@@ -107,12 +107,8 @@ int Dataplane::run_worker(unsigned index) {
 void Dataplane::worker_tx(const WorkerConf& conf, BurstResult& res, WorkerStats& st) {
     // A burst that leaves through one port (the common case) goes out as it
     // is; otherwise it is grouped by output port, in order within a port.
-    const uint16_t first = res.tx_port[0];
-    uint16_t same = 1;
-    while (same < res.n_tx && res.tx_port[same] == first)
-        same++;
-    if (same == res.n_tx) {
-        worker_tx_port(conf, first, res.tx, res.n_tx, st);
+    if (res.one_port) {
+        worker_tx_port(conf, res.tx_port[0], res.tx, res.n_tx, st);
         return;
     }
     rte_mbuf* out[BurstResult::kMax];

@@ -137,6 +137,7 @@ void expect_forwarded(const Outcome& o, uint16_t port) {
     EXPECT_EQ(o.r.n_punt, 0);
     ASSERT_EQ(o.r.n_tx, 1);
     EXPECT_EQ(o.r.tx_port[0], port);
+    EXPECT_TRUE(o.r.one_port);
     expect_counters(o.st, 1, 1, 0);
 }
 
@@ -745,10 +746,29 @@ TEST_F(PacketPath, MixedBurstOf64) {
         EXPECT_EQ(std::vector<rte_mbuf*>(o.r.punt, o.r.punt + o.r.n_punt), want_punt);
         expect_counters(o.st, BurstResult::kMax, want_tx.size(), want_punt.size(), want_drops);
         EXPECT_EQ(std::vector<uint16_t>(o.r.tx_port, o.r.tx_port + o.r.n_tx), want_port);
+        // Both ports are in the mix: the worker must group the burst.
+        ASSERT_NE(std::count(want_port.begin(), want_port.end(), kRx), 0);
+        ASSERT_NE(std::count(want_port.begin(), want_port.end(), kOut), 0);
+        EXPECT_FALSE(o.r.one_port);
         for (uint16_t i = 0; i < o.r.n_tx; i++) {
             EXPECT_EQ(test::hop_limit(o.r.tx[i]), 63);
             EXPECT_EQ(test::eth_dst(o.r.tx[i]), kNeighMac);
         }
+    }
+}
+
+/* The worker sends a burst whose packets all leave through one port as it
+ * is; one packet for another port among them makes it group the burst. */
+TEST_F(PacketPath, OnePortIsToldOnlyWhenEveryPacketTakesIt) {
+    for (size_t other : {size_t(BurstResult::kMax), size_t(0), size_t(BurstResult::kMax - 1)}) {
+        SCOPED_TRACE("packet to the rx port: " + std::to_string(other));
+        std::vector<rte_mbuf*> in;
+        for (size_t i = 0; i < BurstResult::kMax; i++)
+            in.push_back(make(i == other ? good().dst(kDstViaRxPort) : good()));
+        const Outcome o = run(in);
+        ASSERT_EQ(o.r.n_tx, BurstResult::kMax);
+        EXPECT_EQ(o.r.one_port, other == size_t(BurstResult::kMax));
+        EXPECT_EQ(o.r.tx_port[0], other == 0 ? kRx : kOut);
     }
 }
 
