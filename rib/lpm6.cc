@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -47,14 +48,6 @@ int level_end(int level) {
     return 24 + 8 * level;
 }
 
-/* The last address of a/len. */
-Ip6 last_of(const Ip6& a, int len) {
-    std::array<uint8_t, 16> b = a.bytes();
-    for (int i = 0; i < 16; i++)
-        b[size_t(i)] |= uint8_t(0xff >> std::clamp(len - 8 * i, 0, 8));
-    return Ip6(b);
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Lpm6>> Lpm6::create(uint32_t max_groups) {
@@ -62,26 +55,31 @@ absl::StatusOr<std::unique_ptr<Lpm6>> Lpm6::create(uint32_t max_groups) {
         return absl::InvalidArgumentError(fmt::format("bad group count {}", max_groups));
     auto* tbl24 = static_cast<uint32_t*>(reserve(kTbl24Entries * sizeof(uint32_t)));
     auto* groups = static_cast<uint32_t*>(reserve(size_t(max_groups) * kGroupBytes));
-    if (tbl24 == nullptr || groups == nullptr) {
+    auto* deep = static_cast<uint16_t*>(reserve(size_t(max_groups) * sizeof(uint16_t)));
+    if (tbl24 == nullptr || groups == nullptr || deep == nullptr) {
         if (tbl24 != nullptr)
             munmap(tbl24, kTbl24Entries * sizeof(uint32_t));
         if (groups != nullptr)
             munmap(groups, size_t(max_groups) * kGroupBytes);
+        if (deep != nullptr)
+            munmap(deep, size_t(max_groups) * sizeof(uint16_t));
         return absl::ResourceExhaustedError(
             fmt::format("cannot reserve address space for {} FIB groups", max_groups));
     }
-    return std::unique_ptr<Lpm6>(new Lpm6(tbl24, groups, max_groups));
+    return std::unique_ptr<Lpm6>(new Lpm6(tbl24, groups, deep, max_groups));
 }
 
-Lpm6::Lpm6(uint32_t* tbl24, uint32_t* groups, uint32_t max_groups)
+Lpm6::Lpm6(uint32_t* tbl24, uint32_t* groups, uint16_t* deep, uint32_t max_groups)
     : tbl24_(tbl24),
       groups_(groups),
+      deep_(deep),
       max_groups_(max_groups),
       tbl24_pages_(kTbl24Entries >> kTbl24PageShift) {}
 
 Lpm6::~Lpm6() {
     munmap(tbl24_, kTbl24Entries * sizeof(uint32_t));
     munmap(groups_, size_t(max_groups_) * kGroupBytes);
+    munmap(deep_, size_t(max_groups_) * sizeof(uint16_t));
 }
 
 const char* Lpm6::walk_name(Walk w) noexcept {
@@ -213,15 +211,24 @@ uint32_t Lpm6::groups_missing(const Ip6& a, int depth) const {
     return 0;
 }
 
-void Lpm6::fill(uint32_t* t, uint32_t first, uint32_t count, uint32_t value, int lo, int hi) {
+void Lpm6::put(uint32_t* t, int level, uint32_t i, uint32_t value) {
+    if (level == 0) {
+        tbl24_pages_[i >> kTbl24PageShift] = true;
+    } else {
+        const int start = level_end(level - 1);
+        deep_[group_index(t)] += uint16_t(int(deep(value, start)) - int(deep(t[i], start)));
+    }
+    store(&t[i], value);
+}
+
+void Lpm6::fill(uint32_t* t, int level, uint32_t first, uint32_t count, uint32_t value, int lo,
+                int hi) {
     for (uint32_t i = first; i < first + count; i++) {
         uint32_t e = t[i];
         if (e & kLink) {
-            fill(group(e), 0, 256, value, lo, hi);
+            fill(group(e), level + 1, 0, 256, value, lo, hi);
         } else if (int d = depth_of(e); d >= lo && d <= hi && e != value) {
-            store(&t[i], value);
-            if (t == tbl24_)
-                tbl24_pages_[i >> kTbl24PageShift] = true;
+            put(t, level, i, value);
         }
     }
 }
@@ -268,12 +275,13 @@ void Lpm6::for_each_child(const Prefix6& p, Ordered::const_iterator first, F&& f
     // In ordered_, the prefixes inside p follow it, and a prefix comes
     // before those inside it: the first one is a child, and so is the first
     // one past each child's own range.
-    const Ip6 last = last_of(p.addr(), p.len());
+    const Key last = Key::of(p).last();
     auto it = first;
-    while (it != ordered_.end() && !Order()(Prefix6(last, 128), *it)) {
-        const Prefix6 k = *it;
-        f(Kin{k.addr(), k.len(), by_len_[size_t(k.len())].at(k.addr())});
-        it = ordered_.upper_bound(Prefix6(last_of(k.addr(), k.len()), 128));
+    while (it != ordered_.end() && !(last < *it)) {
+        const Key k = *it;
+        const Ip6 a = k.addr();
+        f(Kin{a, int(k.len), by_len_[k.len].at(a)});
+        it = ordered_.upper_bound(k.last());
     }
 }
 
@@ -311,7 +319,8 @@ absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
     const bool was_elided = existed && (old & kElided);
     // p's children now have p's next hop as their parent's. They follow p
     // in ordered_, where a new p goes just before them.
-    const auto after = existed ? std::next(ordered_.find(p)) : ordered_.upper_bound(p);
+    const Key key = Key::of(p);
+    const auto after = existed ? std::next(ordered_.find(key)) : ordered_.upper_bound(key);
     std::vector<Kin> to_write;
     const uint64_t reserve = elide && !was_elided ? uint32_t(last_level(depth)) : 0;
     for_each_child(p, after, [&](const Kin& k) {
@@ -341,7 +350,7 @@ absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
 
     index.insert_or_assign(a, nh | (elide ? kElided : 0));
     if (!existed) {
-        ordered_.insert(after, p);
+        ordered_.insert(after, key);
         size_++;
         len_bits_[size_t(depth) >> 6] |= uint64_t(1) << (depth & 63);
     }
@@ -398,16 +407,16 @@ void Lpm6::materialize(const Ip6& a, int depth, uint32_t nh) {
             uint32_t* fresh = groups_ + size_t(g) * 256;
             for (int k = 0; k < 256; k++)
                 fresh[k] = e;
-            store(&t[i], link_to(g));
-            if (t == tbl24_)
-                tbl24_pages_[i >> kTbl24PageShift] = true;
+            // A leaf in the parent covers the new group whole: not deep in it.
+            deep_[g] = 0;
+            put(t, level - 1, i, link_to(g));
             e = link_to(g);
         }
         t = group(e);
         i = a.data()[2 + level];
     }
     uint32_t span = 1u << (level_end(last) - depth);
-    fill(t, i, span, leaf(nh, depth), 0, depth);
+    fill(t, last, i, span, leaf(nh, depth), 0, depth);
 }
 
 bool Lpm6::erase(const Prefix6& p) {
@@ -419,8 +428,6 @@ bool Lpm6::erase(const Prefix6& p) {
         return false;
     const uint32_t value = it->second;
 
-    // TODO: churn of nested prefixes sharing a next hop is slower than
-    // rte_fib6's (fib_bench): the write-back below is at once, per delete.
     // p's children get p's parent as theirs, whose next hop is that of the
     // written prefix above p. Those elided under p that now differ from it
     // are written back first (their reservation holds the groups). Those
@@ -428,7 +435,7 @@ bool Lpm6::erase(const Prefix6& p) {
     // if their groups can be kept: a delete cannot be refused for want of
     // them.
     const uint32_t cover = written_cover(a, depth);
-    const auto at = ordered_.find(p);
+    const auto at = ordered_.find(Key::of(p));
     std::vector<Kin> to_write;
     for_each_child(p, std::next(at), [&](const Kin& k) {
         const bool now = cover != 0 && nh_of(k.value) == (cover & kNhMask);
@@ -479,28 +486,25 @@ void Lpm6::unmaterialize(const Ip6& a, int depth, uint32_t cover) {
         i = a.data()[2 + level];
     }
     uint32_t span = 1u << (level_end(last) - depth);
-    fill(t, i, span, cover, depth, depth);
+    fill(t, last, i, span, cover, depth, depth);
 
     // Fold groups, deepest first, that now hold one leaf everywhere and no
     // prefix longer than the level they start at: the parent's entry can
-    // say the same thing alone.
+    // say the same thing alone. Such a group is one with no deep entry (a
+    // link, or a leaf longer than its start): every other entry holds the
+    // leaf of the longest prefix covering the group whole, the same one.
     for (int level = last; level >= 1; level--) {
         Step s = path[size_t(level)];
         uint32_t link = s.parent[s.slot];
         const uint32_t* g = group(link);
-        uint32_t v = g[0];
-        if ((v & kLink) || depth_of(v) > level_end(level - 1))
+        if (deep_[group_of(link)] != 0)
             break;
-        // Every entry read, no early exit: the compiler makes this a few
-        // dozen vector operations, cheaper than stopping at the first
-        // difference one compare at a time (a bulk delete folds most of
-        // the groups it visits, which must be read whole anyway).
-        uint32_t differs = 0;
-        for (int k = 1; k < 256; k++)
-            differs |= g[k] ^ v;
-        if (differs != 0)
-            break;
-        store(&s.parent[s.slot], v);
+        const uint32_t v = g[0];
+#ifndef NDEBUG
+        for (int k = 0; k < 256; k++)
+            assert(g[k] == v && !deep(v, level_end(level - 1)));
+#endif
+        put(s.parent, level - 1, s.slot, v);
         retired_.push_back(group_of(link));
     }
 }
@@ -535,7 +539,8 @@ size_t Lpm6::populate(uint32_t groups) noexcept {
 
 size_t Lpm6::table_bytes() const noexcept {
     size_t pages = size_t(std::count(tbl24_pages_.begin(), tbl24_pages_.end(), true));
-    return (pages << kTbl24PageShift) * sizeof(uint32_t) + size_t(high_water_) * kGroupBytes;
+    return (pages << kTbl24PageShift) * sizeof(uint32_t) +
+           size_t(high_water_) * (kGroupBytes + sizeof(uint16_t));
 }
 
 size_t Lpm6::index_bytes() const noexcept {
@@ -544,7 +549,7 @@ size_t Lpm6::index_bytes() const noexcept {
         bytes += m.capacity() * (sizeof(std::pair<Ip6, uint32_t>) + 1);
     // The ordered copy: its keys, and a third more for the B-tree's nodes
     // running partly empty.
-    return bytes + ordered_.size() * sizeof(Prefix6) * 4 / 3;
+    return bytes + ordered_.size() * sizeof(Key) * 4 / 3;
 }
 
 }  // namespace fp6

@@ -23,10 +23,12 @@
  *
  * Prints a table; ratios are Lpm6 / rte_fib6. Exits 0 with a message when
  * the table file is absent. */
+#include <pthread.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_fib6.h>
 #include <rte_memory.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -256,6 +258,16 @@ Churn churn(Table& t, double seconds) {
         probes.push_back({inside(r.p, prng), r.nh});
     }
     std::thread reader([&] {
+        // EAL pinned the main thread (the writer) to one CPU and this thread
+        // inherited it: where the machine has another, the reader takes it,
+        // so that the writer's rate is not half a shared CPU's.
+        cpu_set_t cpus;
+        CPU_ZERO(&cpus);
+        for (int c = 0; c < CPU_SETSIZE && c < int(std::thread::hardware_concurrency()); c++)
+            if (c != sched_getcpu())
+                CPU_SET(c, &cpus);
+        if (CPU_COUNT(&cpus) != 0)
+            pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
         rcu_register_thread();
         uint8_t d[32][16];
         uint32_t nh[32], want[32];
