@@ -5,15 +5,17 @@
  * grows it (more specifics of real prefixes, the length mix kept).
  *
  * For each structure and table: adds per second (the whole table), lookups
- * per second (bulk, 32 at a time, destinations drawn from the table),
+ * per second (bulk, --batch at a time, destinations drawn from the table),
  * deletes per second, memory; then a churn phase: one thread adds and
  * deletes 10,000 prefixes beside 1,000 stable ones as fast as it can while
  * another looks up addresses under the stable ones and counts answers that
  * are not their prefix's next hop. Lpm6 retires groups under RCU; rte_fib6
  * recycles them at once, which the wrong-answer count shows.
  *
- *     fib_bench [--table FILE] [--grow N] [--probes N] [--churn-seconds S]
+ *     fib_bench [--table FILE] [--grow N] [--probes N] [--batch N] [--churn-seconds S]
  *
+ * --batch: destinations a bulk lookup is given (default 64, fp6d's burst;
+ * 32 is l3fwd's), 1 to 256.
  * --probes: how many distinct destinations the lookups cycle through
  * (default 65,536: mostly out of the caches). tools/bench.sh's traffic has
  * 4,096, whose walks stay in the caches: --probes 4096 times that case.
@@ -106,6 +108,9 @@ Ip6 inside(const Prefix6& p, std::mt19937_64& rng) {
     return Ip6(b);
 }
 
+constexpr unsigned kMaxBatch = 256;
+unsigned g_batch = 64;  // --batch
+
 struct Figures {
     double add_s = 0, lookup_ns = 0, del_s = 0;
     size_t bytes = 0;
@@ -168,7 +173,7 @@ struct Dpdk : Table {
         return rte_fib6_delete(f, p.addr().data(), uint8_t(p.len())) == 0;
     }
     void lookup(const uint8_t (*d)[16], uint32_t* nh, unsigned n) override {
-        uint64_t out[32];
+        uint64_t out[kMaxBatch];
         rte_fib6_lookup_bulk(f, const_cast<uint8_t(*)[16]>(d), out, int(n));
         for (unsigned i = 0; i < n; i++)
             nh[i] = uint32_t(out[i]);
@@ -177,20 +182,21 @@ struct Dpdk : Table {
     size_t bytes() override { return (size_t(1) << 24) * 4 + size_t(groups) * 256 * 4; }
 };
 
-/* Nanoseconds a lookup, bulk, 32 destinations at a time. */
+/* Nanoseconds a lookup, bulk, g_batch destinations at a time. */
 double time_lookups(Table& t, const std::vector<Ip6>& probes) {
-    uint8_t d[32][16];
-    uint32_t nh[32];
+    uint8_t d[kMaxBatch][16];
+    uint32_t nh[kMaxBatch];
     volatile uint32_t sink = 0;
-    const size_t rounds = 4'000'000 / 32;
+    const unsigned b = g_batch;
+    const size_t rounds = 4'000'000 / b;
     auto t0 = Clock::now();
     for (size_t k = 0; k < rounds; k++) {
-        for (unsigned i = 0; i < 32; i++)
-            std::memcpy(d[i], probes[(k * 32 + i) % probes.size()].data(), 16);
-        t.lookup(d, nh, 32);
+        for (unsigned i = 0; i < b; i++)
+            std::memcpy(d[i], probes[(k * b + i) % probes.size()].data(), 16);
+        t.lookup(d, nh, b);
         sink = sink + nh[0];
     }
-    return secs(t0, Clock::now()) * 1e9 / double(rounds * 32);
+    return secs(t0, Clock::now()) * 1e9 / double(rounds * b);
 }
 
 /* `lpm`: the Lpm6 behind t, whose vector walks are timed too. */
@@ -269,21 +275,22 @@ Churn churn(Table& t, double seconds) {
         if (CPU_COUNT(&cpus) != 0)
             pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
         rcu_register_thread();
-        uint8_t d[32][16];
-        uint32_t nh[32], want[32];
+        uint8_t d[kMaxBatch][16];
+        uint32_t nh[kMaxBatch], want[kMaxBatch];
+        const unsigned b = g_batch;
         uint64_t n = 0, wrong = 0;
         size_t k = 0;
         auto t0 = Clock::now();
         while (!stop.load(std::memory_order_relaxed)) {
-            for (int i = 0; i < 32; i++, k++) {
+            for (unsigned i = 0; i < b; i++, k++) {
                 const auto& [addr, hop] = probes[k % probes.size()];
                 std::memcpy(d[i], addr.data(), 16);
                 want[i] = hop;
             }
-            t.lookup(d, nh, 32);
-            for (int i = 0; i < 32; i++)
+            t.lookup(d, nh, b);
+            for (unsigned i = 0; i < b; i++)
                 wrong += nh[i] != want[i];
-            n += 32;
+            n += b;
             rcu_quiescent_state();
         }
         c.lookups_per_s = double(n) / secs(t0, Clock::now());
@@ -356,6 +363,8 @@ int run(int argc, char** argv) {
             grow_to = std::stoul(argv[i + 1]);
         else if (a == "--probes")
             n_probes = std::max(32ul, std::stoul(argv[i + 1]));
+        else if (a == "--batch")
+            g_batch = unsigned(std::clamp(std::stoul(argv[i + 1]), 1ul, size_t(kMaxBatch)));
         else if (a == "--churn-seconds")
             churn_s = std::stod(argv[i + 1]);
     }
@@ -377,6 +386,7 @@ int run(int argc, char** argv) {
     }
     rcu_register_thread();
     rcu_thread_offline();
+    std::printf("lookups: bulk, %u destinations a call, %zu distinct\n", g_batch, n_probes);
     for (int pass = 0; pass < 2; pass++) {
         std::vector<Prefix6> prefixes = pass == 0 ? real : grow(real, grow_to, 1);
         std::vector<Route> routes;
