@@ -56,7 +56,7 @@ struct Options {
     unsigned routes = 16;
     std::string table;
     unsigned bursts = 100000;
-    unsigned burst = 32;
+    unsigned burst = 64;  // fp6d's (dataplane/worker.cc)
 };
 
 [[noreturn]] void die(const std::string& msg) {
