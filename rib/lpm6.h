@@ -58,8 +58,9 @@
  *
  * Memory. Both tables are reserved as anonymous virtual memory and only the
  * pages written are backed: an empty table costs nothing, a table with a
- * default route costs 64 MiB for the first level, and each group 1 KiB (and 2 bytes for its count of deep entries). No
- * EAL is needed, so the table is testable under sanitizers on its own. */
+ * default route costs 64 MiB for the first level, and each group 1 KiB
+ * (and 2 bytes for its count of deep entries). No EAL is needed, so the
+ * table is testable under sanitizers on its own. */
 #pragma once
 
 #include <array>
