@@ -491,7 +491,7 @@ void Lpm6::unmaterialize(const Ip6& a, int depth, uint32_t cover) {
     // Fold groups, deepest first, that now hold one leaf everywhere and no
     // prefix longer than the level they start at: the parent's entry can
     // say the same thing alone. Such a group is one with no deep entry (a
-    // link, or a leaf longer than its start): every other entry holds the
+    // link, or a leaf longer than its start): every entry then holds the
     // leaf of the longest prefix covering the group whole, the same one.
     for (int level = last; level >= 1; level--) {
         Step s = path[size_t(level)];

@@ -252,8 +252,8 @@ class Lpm6 {
     /* A prefix as the ordered index keeps it: the address as two integers
      * in host order, then the length. Sorted by address, then length, a
      * prefix comes before those inside it, and they follow it together.
-     * Comparisons are integer compares (the byte swaps are done once, on
-     * the way in). */
+     * Comparisons are integer compares: the byte swaps are done when a key
+     * is made or turned back into an address, not at every comparison. */
     struct Key {
         uint64_t hi, lo;
         uint32_t len;

@@ -106,10 +106,11 @@ __attribute__((target("avx512f"))) inline void transpose16(const uint8_t (*d)[16
 
 }  // namespace
 
-/* The AVX-512 walk of up to 16 x NV destinations, NV vectors of 16 lanes
- * side by side: each level issues the gathers of all NV vectors before any
- * is needed, so their latencies (about 24 cycles each, from L1) overlap
- * instead of adding up, one vector's chain after the other's. */
+/* The AVX-512 walk of n destinations, 16 (NV - 1) < n <= 16 NV (every
+ * vector has at least one), NV vectors of 16 lanes side by side: each level
+ * issues the gathers of all NV vectors before any is needed, so their
+ * latencies (about 24 cycles each, from L1) overlap instead of adding up,
+ * one vector's chain after the other's. */
 template <unsigned NV>
 __attribute__((target("avx512f"))) void Lpm6::walk_avx512(const uint8_t (*dsts)[16], uint32_t* nhs,
                                                           unsigned n) const noexcept {

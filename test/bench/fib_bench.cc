@@ -110,6 +110,7 @@ Ip6 inside(const Prefix6& p, std::mt19937_64& rng) {
 
 constexpr unsigned kMaxBatch = 256;
 unsigned g_batch = 64;  // --batch
+cpu_set_t g_cpus;       // where the process may run, before EAL pins its main thread
 
 struct Figures {
     double add_s = 0, lookup_ns = 0, del_s = 0;
@@ -263,15 +264,15 @@ Churn churn(Table& t, double seconds) {
         const Route& r = stable[prng() % stable.size()];
         probes.push_back({inside(r.p, prng), r.nh});
     }
+    const int writer_cpu = sched_getcpu();
     std::thread reader([&] {
         // EAL pinned the main thread (the writer) to one CPU and this thread
-        // inherited it: where the machine has another, the reader takes it,
-        // so that the writer's rate is not half a shared CPU's.
-        cpu_set_t cpus;
-        CPU_ZERO(&cpus);
-        for (int c = 0; c < CPU_SETSIZE && c < int(std::thread::hardware_concurrency()); c++)
-            if (c != sched_getcpu())
-                CPU_SET(c, &cpus);
+        // inherited it: where the process may run elsewhere, the reader
+        // takes the other CPUs, so that the writer's rate is not half a
+        // shared CPU's.
+        cpu_set_t cpus = g_cpus;
+        if (writer_cpu >= 0)
+            CPU_CLR(writer_cpu, &cpus);
         if (CPU_COUNT(&cpus) != 0)
             pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
         rcu_register_thread();
@@ -380,6 +381,8 @@ int run(int argc, char** argv) {
     // rte_fib6 takes its AVX-512 lookup only where EAL allows 512-bit code.
     if (__builtin_cpu_supports("avx512f"))
         eal.push_back("--force-max-simd-bitwidth=512");
+    if (sched_getaffinity(0, sizeof(g_cpus), &g_cpus) != 0)
+        CPU_ZERO(&g_cpus);
     if (rte_eal_init(int(eal.size()), const_cast<char**>(eal.data())) < 0) {
         std::fprintf(stderr, "fib_bench: EAL: %s\n", rte_strerror(rte_errno));
         return 1;

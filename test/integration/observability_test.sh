@@ -87,7 +87,7 @@ stats_keys() {
 [p for p in d["ports"] if p["ifname"] == "p0"][0]["queues"]["rx"][0]["packets"] > 0
 and all("xstats" in p and "tx" in p["queues"] for p in d["ports"])
 and all(w["loops"] > 0 and w["busy_cycles"] > 0 and w["idle_cycles"] >= 0
-        and 1 <= w["rx_packets"] / max(w["rx_bursts"], 1) <= 32 for w in d["workers"])
+        and 1 <= w["rx_packets"] / max(w["rx_bursts"], 1) <= 64 for w in d["workers"])
 and d["drops"]["not_ipv6"] > 0
 and d["neighbors"]["PERMANENT"] == 1 and d["neighbors"]["total"] == 1
 and d["routes"]["static"] == 1 and d["routes"]["routes"] >= 3
