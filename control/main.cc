@@ -195,8 +195,11 @@ std::optional<std::string> eal_option(const std::vector<std::string>& eal,
 
 /* The FIB lookup walk that --fib-lookup asks for, before EAL starts: a
  * named walk the CPU lacks stops fp6d. auto takes AVX-512 where the CPU has
- * it, else the scalar walks (on the AVX2 machines measured, the AVX2 walk
- * was no faster: docs/performance.md). */
+ * it, else the scalar walks. TODO: the AVX2 walk now beats scalar on an
+ * Intel Xeon (real table 60.5 against 70.0 cycles a packet in fp6d), but
+ * the only AVX2-only CPU measured, an AMD EPYC, ran the older one-vector
+ * AVX2 walk slower than scalar: auto takes AVX2 once an AVX2-only CPU
+ * shows the new walk faster (docs/routing.md). */
 Lpm6::Walk wanted_walk(const Options& o) {
     if (o.fib_lookup == "auto")
         return Lpm6::cpu_has(Lpm6::Walk::kAvx512) ? Lpm6::Walk::kAvx512 : Lpm6::Walk::kScalar;

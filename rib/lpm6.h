@@ -228,6 +228,8 @@ class Lpm6 {
     void lookup_avx2(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
     void lookup_avx512(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
     template <unsigned NV>
+    void walk_avx2(const uint8_t (*dsts)[16], uint32_t* nhs) const noexcept;
+    template <unsigned NV>
     void walk_avx512(const uint8_t (*dsts)[16], uint32_t* nhs, unsigned n) const noexcept;
     /* Groups p's path still lacks. */
     uint32_t groups_missing(const Ip6& a, int depth) const;

@@ -1,16 +1,17 @@
-/* Lpm6's vector walks: 8 (AVX2) or up to 64 (AVX-512, four vectors of 16)
- * destinations at once.
+/* Lpm6's vector walks: up to 32 (AVX2, four vectors of 8) or 64 (AVX-512,
+ * four vectors of 16) destinations at once.
  *
  * Each lane holds one destination's current entry. The first level is one
  * gather from the 2^24 table; then, while any lane still holds a link, one
  * masked gather takes every such lane one byte deeper, and lanes that
- * reached a leaf keep it. The AVX2 walk gathers the destination bytes from
- * the caller's array four at a time (one 32-bit word per row); the AVX-512
- * walk loads the rows and transposes them with permutes, and keeps four
- * vectors' gather chains in flight together: a gather takes about 24
- * cycles from L1 and issues every 6, so one chain alone waits most of the
- * time (the walk of 64 destinations: 3.4-3.9 cycles each instead of 6.0 on
- * the Xeon of docs/performance.md).
+ * reached a leaf keep it. Both keep four vectors' gather chains in flight
+ * together: a gather takes about 24 cycles from L1 and issues every 6, so
+ * one chain alone waits most of the time (on the Xeon of
+ * docs/performance.md, 64 destinations: AVX-512 3.4-3.9 cycles each
+ * instead of 6.0-6.1, AVX2 5.4-6.0 instead of 6.2-17). The AVX2 walk
+ * gathers the destination bytes from the caller's array four at a time
+ * (one 32-bit word per row); the AVX-512 walk loads the rows and transposes
+ * them with permutes.
  *
  * The functions are compiled for their instruction sets by a target
  * attribute (the rest of fp6 is built for the baseline). Lpm6::cpu_has()
@@ -40,37 +41,61 @@ namespace fp6 {
 
 #if defined(__x86_64__)
 
-__attribute__((target("avx2"))) void Lpm6::lookup_avx2(const uint8_t (*dsts)[16], uint32_t* nhs,
-                                                       unsigned n) const noexcept {
-    constexpr unsigned kLanes = 8;
+/* The AVX2 walk of 8 x NV destinations, NV vectors of 8 side by side (as
+ * the AVX-512 walk below, for the same reason); the destination bytes are
+ * gathered, a 32-bit word of each row at a time. */
+template <unsigned NV>
+__attribute__((target("avx2"))) void Lpm6::walk_avx2(const uint8_t (*dsts)[16],
+                                                     uint32_t* nhs) const noexcept {
     const __m256i rows = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);  // byte offsets
     const __m256i byte_mask = _mm256_set1_epi32(0xff);
     const __m256i unflag = _mm256_set1_epi32(int(~kLink));
-    const __m256i nh_mask = _mm256_set1_epi32(int(kNhMask));
     const auto* tbl24 = reinterpret_cast<const int*>(tbl24_);
     const auto* groups = reinterpret_cast<const int*>(groups_);
-    unsigned i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
-        const auto* row = reinterpret_cast<const int*>(dsts[i]);
+    __m256i word[NV], e[NV];
+    int any = 0;
+    for (unsigned v = 0; v < NV; v++) {
+        const auto* row = reinterpret_cast<const int*>(dsts[8 * v]);
         // Bytes 0-3 of each destination (little endian: byte 0 lowest).
-        __m256i word = _mm256_i32gather_epi32(row, rows, 1);
+        word[v] = _mm256_i32gather_epi32(row, rows, 1);
         // The first level's index: bytes 0, 1 and 2, most significant first.
-        const __m256i b0 = _mm256_slli_epi32(_mm256_and_si256(word, byte_mask), 16);
-        const __m256i b1 = _mm256_and_si256(word, _mm256_set1_epi32(0xff00));
-        const __m256i b2 = _mm256_and_si256(_mm256_srli_epi32(word, 16), byte_mask);
+        const __m256i b0 = _mm256_slli_epi32(_mm256_and_si256(word[v], byte_mask), 16);
+        const __m256i b1 = _mm256_and_si256(word[v], _mm256_set1_epi32(0xff00));
+        const __m256i b2 = _mm256_and_si256(_mm256_srli_epi32(word[v], 16), byte_mask);
         const __m256i idx = _mm256_or_si256(_mm256_or_si256(b0, b1), b2);
-        __m256i e = _mm256_i32gather_epi32(tbl24, idx, 4);
+        e[v] = _mm256_i32gather_epi32(tbl24, idx, 4);
         // A lane's sign bit is kLink: the gather's mask is the entries themselves.
-        for (int byte = 3; byte < 16 && _mm256_movemask_ps(_mm256_castsi256_ps(e)) != 0; byte++) {
-            if (byte % 4 == 0)
-                word = _mm256_i32gather_epi32(row + byte / 4, rows, 1);
-            const __m256i shift = _mm256_set1_epi32(8 * (byte % 4));
-            const __m256i b = _mm256_and_si256(_mm256_srlv_epi32(word, shift), byte_mask);
-            const __m256i at = _mm256_add_epi32(_mm256_and_si256(e, unflag), b);
-            e = _mm256_mask_i32gather_epi32(e, groups, at, e, 4);
-        }
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(nhs + i), _mm256_and_si256(e, nh_mask));
+        any |= _mm256_movemask_ps(_mm256_castsi256_ps(e[v]));
     }
+#pragma GCC unroll 13
+    for (int byte = 3; byte < 16; byte++) {
+        if (any == 0)
+            break;
+        any = 0;
+        for (unsigned v = 0; v < NV; v++) {
+            if (byte % 4 == 0)
+                word[v] = _mm256_i32gather_epi32(
+                    reinterpret_cast<const int*>(dsts[8 * v]) + byte / 4, rows, 1);
+            const __m256i b =
+                _mm256_and_si256(_mm256_srli_epi32(word[v], 8 * (byte % 4)), byte_mask);
+            const __m256i at = _mm256_add_epi32(_mm256_and_si256(e[v], unflag), b);
+            e[v] = _mm256_mask_i32gather_epi32(e[v], groups, at, e[v], 4);
+            any |= _mm256_movemask_ps(_mm256_castsi256_ps(e[v]));
+        }
+    }
+    const __m256i nh_mask = _mm256_set1_epi32(int(kNhMask));
+    for (unsigned v = 0; v < NV; v++)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(nhs + 8 * v),
+                            _mm256_and_si256(e[v], nh_mask));
+}
+
+__attribute__((target("avx2"))) void Lpm6::lookup_avx2(const uint8_t (*dsts)[16], uint32_t* nhs,
+                                                       unsigned n) const noexcept {
+    unsigned i = 0;
+    for (; i + 32 <= n; i += 32)
+        walk_avx2<4>(dsts + i, nhs + i);
+    for (; i + 8 <= n; i += 8)
+        walk_avx2<1>(dsts + i, nhs + i);
     for (; i < n; i++)
         nhs[i] = lookup(dsts[i]);
 }
