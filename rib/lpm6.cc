@@ -285,9 +285,8 @@ void Lpm6::for_each_child(const Prefix6& p, Ordered::const_iterator first, F&& f
     }
 }
 
-void Lpm6::mark(const Kin& k, bool elided) {
-    by_len_[size_t(k.len)][k.addr] = nh_of(k.value) | (elided ? kElided : 0);
-    const uint32_t levels = uint32_t(last_level(k.len));
+void Lpm6::count_elided(int len, bool elided) {
+    const uint32_t levels = uint32_t(last_level(len));
     if (elided) {
         elided_++;
         reserved_ += levels;
@@ -295,6 +294,11 @@ void Lpm6::mark(const Kin& k, bool elided) {
         elided_--;
         reserved_ -= levels;
     }
+}
+
+void Lpm6::mark(const Kin& k, bool elided) {
+    by_len_[size_t(k.len)][k.addr] = nh_of(k.value) | (elided ? kElided : 0);
+    count_elided(k.len, elided);
 }
 
 absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
@@ -354,13 +358,8 @@ absl::Status Lpm6::set(const Prefix6& p, uint32_t nh) {
         size_++;
         len_bits_[size_t(depth) >> 6] |= uint64_t(1) << (depth & 63);
     }
-    if (elide && !was_elided) {
-        elided_++;
-        reserved_ += uint32_t(last_level(depth));
-    } else if (!elide && was_elided) {
-        elided_--;
-        reserved_ -= uint32_t(last_level(depth));
-    }
+    if (elide != was_elided)
+        count_elided(depth, elide);
     return absl::OkStatus();
 }
 
@@ -448,12 +447,10 @@ bool Lpm6::erase(const Prefix6& p) {
         materialize(k.addr, k.len, nh_of(k.value));
         mark(k, false);
     }
-    if (!(value & kElided)) {
+    if (!(value & kElided))
         unmaterialize(a, depth, cover);
-    } else {
-        elided_--;
-        reserved_ -= uint32_t(last_level(depth));
-    }
+    else
+        count_elided(depth, false);
 
     index.erase(a);
     ordered_.erase(at);
